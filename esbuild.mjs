@@ -4,6 +4,9 @@
 //   node esbuild.mjs --watch       rebuild on change; prints problem-matcher friendly lines
 import * as esbuild from 'esbuild';
 
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
@@ -34,6 +37,7 @@ const common = {
   sourcesContent: false,
   logLevel: watch ? 'silent' : 'warning',
   plugins: watch ? [problemMatcherPlugin] : [],
+  define: { __VERSION__: JSON.stringify(pkg.version) },
 };
 
 const targets = [

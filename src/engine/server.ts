@@ -1,0 +1,245 @@
+// The SOCKS5 server: a listener, the sessions it accepted, their snapshots and events.
+
+import { EventEmitter } from 'node:events';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { UserTable } from './auth';
+import { Session, type SessionConfig, type SessionHost } from './session';
+import {
+  DEFAULT_OPTIONS,
+  type ClosedConnectionInfo,
+  type ConnectionInfo,
+  type Endpoint,
+  type LiveOptions,
+  type Logger,
+  type ServerEvents,
+  type ServerOptions,
+  type ServerStats,
+} from './types';
+import { formatHostPort } from './wire';
+
+const RECENT_LIMIT = 50;
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** start() failed: the listener could not bind. `code` is the errno code (EADDRINUSE, EACCES, …). */
+export class StartError extends Error {
+  constructor(
+    readonly code: string,
+    readonly host: string,
+    readonly port: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+function startErrorMessage(code: string, host: string, port: number, raw: string): string {
+  const where = formatHostPort(host, port);
+  switch (code) {
+    case 'EADDRINUSE':
+      return `Port ${port} is already in use on ${host}`;
+    case 'EACCES':
+      return `Permission denied binding ${where} (ports below 1024 need privileges)`;
+    case 'EADDRNOTAVAIL':
+      return `Address ${host} is not available on this machine`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `Cannot resolve host "${host}"`;
+    default:
+      return `Cannot listen on ${where}: ${raw}`;
+  }
+}
+
+export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOptions {
+  return {
+    host: options.host ?? DEFAULT_OPTIONS.host,
+    port: options.port ?? DEFAULT_OPTIONS.port,
+    users: options.users ?? new Map(),
+    timeouts: { ...DEFAULT_OPTIONS.timeouts, ...options.timeouts },
+    maxConnections: options.maxConnections ?? DEFAULT_OPTIONS.maxConnections,
+    commands: { ...DEFAULT_OPTIONS.commands, ...options.commands },
+    ...(options.logger ? { logger: options.logger } : {}),
+  };
+}
+
+export class Socks5Server extends EventEmitter<ServerEvents> implements SessionHost {
+  private opts: ServerOptions;
+  private sessionConfig: SessionConfig;
+  private listener: NetServer | undefined;
+  private bound: Endpoint | undefined;
+  private readonly sessions = new Map<number, Session>();
+  private readonly recent: ClosedConnectionInfo[] = [];
+  private nextId = 1;
+  private total = 0;
+  private closedBytesUp = 0;
+  private closedBytesDown = 0;
+  private refused = 0;
+
+  constructor(options: Partial<ServerOptions> = {}) {
+    super();
+    this.opts = resolveOptions(options);
+    this.sessionConfig = this.makeSessionConfig();
+  }
+
+  get logger(): Logger {
+    return this.opts.logger ?? silent;
+  }
+
+  get options(): Readonly<ServerOptions> {
+    return this.opts;
+  }
+
+  get running(): boolean {
+    return this.bound !== undefined;
+  }
+
+  get address(): Endpoint | undefined {
+    return this.bound;
+  }
+
+  /** Binds the listener. Resolves with the bound address (the real port when port is 0). */
+  start(): Promise<Endpoint> {
+    if (this.bound) return Promise.resolve(this.bound);
+    const { host, port } = this.opts;
+    return new Promise<Endpoint>((resolve, reject) => {
+      const listener = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+      const onError = (err: NodeJS.ErrnoException) => {
+        const code = err.code ?? 'EUNKNOWN';
+        listener.close();
+        reject(new StartError(code, host, port, startErrorMessage(code, host, port, err.message)));
+      };
+      listener.once('error', onError);
+      listener.listen({ host, port, exclusive: true }, () => {
+        listener.removeListener('error', onError);
+        listener.on('error', (err) => this.logger.error(`listener error: ${err.message}`));
+        const a = listener.address();
+        const addr: Endpoint = a && typeof a === 'object' ? { host: a.address, port: a.port } : { host, port };
+        this.listener = listener;
+        this.bound = addr;
+        this.logger.info(`SOCKS5 proxy listening on ${formatHostPort(addr.host, addr.port)}`);
+        this.emit('listening', addr);
+        resolve(addr);
+      });
+    });
+  }
+
+  /** Closes the listener and every session; resolves when all sockets are closed. */
+  async stop(): Promise<void> {
+    const listener = this.listener;
+    const was = this.bound;
+    this.listener = undefined;
+    this.bound = undefined;
+    const listenerClosed = listener
+      ? new Promise<void>((r) => listener.close(() => r()))
+      : Promise.resolve();
+    const sessionsClosed = [...this.sessions.values()].map((s) => {
+      s.close({ kind: 'closed-by-user', message: 'proxy stopped' });
+      return s.closed;
+    });
+    await Promise.all([listenerClosed, ...sessionsClosed]);
+    if (was) {
+      this.logger.info(`SOCKS5 proxy on ${formatHostPort(was.host, was.port)} stopped`);
+      this.emit('stopped');
+    }
+  }
+
+  /** Live changes (users, timeouts, commands, maxConnections, logger): they apply to new sessions. */
+  setOptions(live: LiveOptions): void {
+    this.opts = {
+      ...this.opts,
+      ...(live.users ? { users: live.users } : {}),
+      ...(live.maxConnections !== undefined ? { maxConnections: live.maxConnections } : {}),
+      ...(live.logger ? { logger: live.logger } : {}),
+      timeouts: { ...this.opts.timeouts, ...live.timeouts },
+      commands: { ...this.opts.commands, ...live.commands },
+    };
+    this.sessionConfig = this.makeSessionConfig();
+  }
+
+  connections(): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const s of this.sessions.values()) out.push(s.snapshot());
+    return out;
+  }
+
+  connection(id: number): ConnectionInfo | undefined {
+    return this.sessions.get(id)?.snapshot();
+  }
+
+  /** The last closed sessions, newest first. */
+  recentlyClosed(): ClosedConnectionInfo[] {
+    return this.recent.slice();
+  }
+
+  closeConnection(id: number): boolean {
+    const s = this.sessions.get(id);
+    if (!s) return false;
+    s.close({ kind: 'closed-by-user', message: 'closed by user' });
+    return true;
+  }
+
+  closeAll(): number {
+    const all = [...this.sessions.values()];
+    for (const s of all) s.close({ kind: 'closed-by-user', message: 'closed by user' });
+    return all.length;
+  }
+
+  stats(): ServerStats & { refused: number } {
+    let up = this.closedBytesUp;
+    let down = this.closedBytesDown;
+    for (const s of this.sessions.values()) {
+      up += s.bytesUp;
+      down += s.bytesDown;
+    }
+    return { active: this.sessions.size, total: this.total, bytesUp: up, bytesDown: down, refused: this.refused };
+  }
+
+  // --- SessionHost -------------------------------------------------------------------------------
+
+  sessionUpdated(session: Session): void {
+    this.emit('update', session.snapshot());
+  }
+
+  sessionClosed(session: Session, info: ClosedConnectionInfo): void {
+    if (!this.sessions.delete(session.id)) return;
+    this.closedBytesUp += info.bytesUp;
+    this.closedBytesDown += info.bytesDown;
+    this.recent.unshift(info);
+    if (this.recent.length > RECENT_LIMIT) this.recent.pop();
+    const ok = info.outcome.kind.startsWith('closed');
+    const line = `${session.tag} closed: ${info.outcome.message} (↑${info.bytesUp} B ↓${info.bytesDown} B)`;
+    if (ok) this.logger.debug(line);
+    else this.logger.info(line);
+    this.emit('close', info);
+  }
+
+  // --- internals ---------------------------------------------------------------------------------
+
+  private makeSessionConfig(): SessionConfig {
+    return {
+      users: new UserTable(this.opts.users),
+      timeouts: this.opts.timeouts,
+      commands: this.opts.commands,
+    };
+  }
+
+  private accept(socket: Socket): void {
+    if (this.sessions.size >= this.opts.maxConnections) {
+      this.refused++;
+      this.logger.warn(
+        `refused client ${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ` +
+          `${this.opts.maxConnections} connections already open (maxConnections)`,
+      );
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    const id = this.nextId++;
+    this.total++;
+    const session = new Session(id, socket, this.sessionConfig, this);
+    this.sessions.set(id, session);
+    this.logger.debug(`${session.tag} connected`);
+    this.emit('open', session.snapshot());
+  }
+}
