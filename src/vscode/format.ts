@@ -1,0 +1,432 @@
+// Host-free (no `vscode` import): everything the UI shows as text. Sizes, ages, rates, endpoints,
+// proxy URLs, outcome text, tree item labels/descriptions/tooltips and the status bar text, so the
+// exact strings are unit-tested and stable for the end-to-end suite.
+import type {
+  ClosedConnectionInfo,
+  Command,
+  CommandSwitches,
+  ConnectionInfo,
+  Endpoint,
+  Outcome,
+  ServerStats,
+} from '../engine';
+import type { ProxyState } from './api';
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+const UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 0 B, 512 B, 1.2 KiB, 12.3 MiB, 123 GiB. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '0 B';
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  let v = bytes;
+  let unit = -1;
+  do {
+    v /= 1024;
+    unit++;
+  } while (v >= 1024 && unit < UNITS.length - 1);
+  // Keep a decimal below 100 (1.2 MiB, 12.3 MiB); round above. Avoid "1024.0 KiB" at the edge.
+  if (v < 100 && Number(v.toFixed(1)) < 1024) return `${v.toFixed(1)} ${UNITS[unit]}`;
+  return `${Math.round(v)} ${UNITS[unit]}`;
+}
+
+/** Bytes per second: 0 B/s, 1.2 MiB/s. */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/** Ages and durations: 0s, 42s, 3m 12s, 1h 5m, 2d 3h. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor((Number.isFinite(ms) ? ms : 0) / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  const d = Math.floor(h / 24);
+  return `${d}d ${h % 24}h`;
+}
+
+/** Local wall-clock time HH:MM:SS. */
+export function formatClock(epochMs: number): string {
+  const d = new Date(epochMs);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text safety: hosts and messages come from clients and the network.
+
+/** Replaces control characters so a hostile domain name cannot break a label or a log line. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD');
+}
+
+/** Escapes Markdown so the text renders literally (and links / command URIs cannot be injected). */
+export function escapeMarkdown(text: string): string {
+  return printable(text).replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses and URLs
+
+/** Shows an IPv4-mapped IPv6 address (::ffff:1.2.3.4) as the IPv4 address. */
+export function displayHost(host: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return printable(m ? m[1]! : host);
+}
+
+/** host:port, with IPv6 literals in brackets: [::1]:1080. */
+export function formatEndpoint(e: Endpoint): string {
+  const host = displayHost(e.host);
+  return host.includes(':') ? `[${host}]:${e.port}` : `${host}:${e.port}`;
+}
+
+/** The address a local client should dial: a wildcard listener (0.0.0.0 / ::) becomes loopback. */
+export function connectableHost(host: string): string {
+  const h = host.trim();
+  if (h === '' || h === '0.0.0.0') return '127.0.0.1';
+  if (/^[:0]+$/.test(h) && h.includes('::')) return '::1';
+  return h;
+}
+
+/**
+ * `socks5://[user@]host:port` for the proxy listening at `address`. The user name is
+ * percent-encoded; a password is never part of the URL. IPv6 hosts are bracketed.
+ */
+export function buildProxyUrl(address: Endpoint, user?: string): string {
+  const host = connectableHost(address.host);
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const userPart = user ? `${encodeURIComponent(user)}@` : '';
+  return `socks5://${userPart}${hostPart}:${address.port}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+export function commandLabel(command: Command | undefined): string {
+  switch (command) {
+    case 'connect':
+      return 'CONNECT';
+    case 'bind':
+      return 'BIND';
+    case 'udpAssociate':
+      return 'UDP ASSOCIATE';
+    default:
+      return 'handshake';
+  }
+}
+
+export function enabledCommandsText(c: CommandSwitches): string {
+  const on = (['connect', 'bind', 'udpAssociate'] as const).filter((k) => c[k]).map(commandLabel);
+  return on.length > 0 ? on.join(', ') : 'none (every request is refused)';
+}
+
+export function stateLabel(info: Pick<ConnectionInfo, 'state' | 'command'>): string {
+  switch (info.state) {
+    case 'handshake':
+      return 'handshake';
+    case 'connecting':
+      return 'connecting';
+    case 'bind-waiting':
+      return 'waiting for BIND peer';
+    case 'established':
+      return info.command === 'udpAssociate' ? 'associated' : 'established';
+    case 'closed':
+      return 'closed';
+  }
+}
+
+const REPLY_TEXT: Record<number, string> = {
+  1: 'general failure',
+  2: 'not allowed',
+  3: 'network unreachable',
+  4: 'host unreachable',
+  5: 'refused',
+  6: 'TTL expired',
+  7: 'command not supported',
+  8: 'address type not supported',
+};
+
+export function hex2(n: number): string {
+  return `0x${n.toString(16).padStart(2, '0')}`;
+}
+
+/** Short outcome text such as `refused (0x05)`, `auth failed`, `closed by client`. */
+export function outcomeText(outcome: Outcome): string {
+  if (outcome.message && outcome.message.trim() !== '') return printable(outcome.message.trim());
+  switch (outcome.kind) {
+    case 'closed':
+      return 'closed';
+    case 'closed-by-client':
+      return 'closed by client';
+    case 'closed-by-target':
+      return 'closed by target';
+    case 'closed-by-user':
+      return 'closed by user';
+    case 'reply': {
+      const code = outcome.reply ?? 1;
+      return `${REPLY_TEXT[code] ?? 'failed'} (${hex2(code)})`;
+    }
+    case 'auth-failed':
+      return 'auth failed';
+    case 'no-acceptable-method':
+      return 'no acceptable auth method';
+    case 'handshake-timeout':
+      return 'handshake timeout';
+    case 'idle-timeout':
+      return 'idle timeout';
+    case 'protocol-error':
+      return 'protocol error';
+    case 'error':
+      return 'error';
+  }
+}
+
+/** True when the session ended the normal way (no failure reply, no error). */
+export function isCleanOutcome(outcome: Outcome): boolean {
+  return (
+    outcome.kind === 'closed' ||
+    outcome.kind === 'closed-by-client' ||
+    outcome.kind === 'closed-by-target' ||
+    outcome.kind === 'closed-by-user' ||
+    outcome.kind === 'idle-timeout'
+  );
+}
+
+/** Tree label: the requested destination `host:port` (UDP: the relay; before the request: `handshake…`). */
+export function connectionLabel(info: ConnectionInfo): string {
+  if (info.command === 'udpAssociate') return info.bound ? `UDP relay ${formatEndpoint(info.bound)}` : 'UDP relay';
+  if (info.destination) return formatEndpoint(info.destination);
+  return 'handshake…';
+}
+
+/** The destination text copied by "Copy Destination". */
+export function destinationText(info: ConnectionInfo): string | undefined {
+  return info.destination ? formatEndpoint(info.destination) : undefined;
+}
+
+export function trafficText(info: Pick<ConnectionInfo, 'bytesUp' | 'bytesDown'>): string {
+  return `↑ ${formatBytes(info.bytesUp)} ↓ ${formatBytes(info.bytesDown)}`;
+}
+
+/** Tree description for an active session: `127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m 12s`. */
+export function connectionDescription(info: ConnectionInfo, now: number): string {
+  const parts = [formatEndpoint(info.client), trafficText(info), formatDuration(now - info.startedAt)];
+  if (info.state === 'connecting' || info.state === 'bind-waiting' || info.state === 'handshake') {
+    parts.splice(1, 0, stateLabel(info));
+  }
+  return parts.join(' · ');
+}
+
+/** Tree description for a closed session: `refused (0x05) · 127.0.0.1:53422 · 12s ago`. */
+export function closedDescription(info: ClosedConnectionInfo, now: number): string {
+  return [outcomeText(info.outcome), formatEndpoint(info.client), `${formatDuration(now - info.endedAt)} ago`].join(' · ');
+}
+
+/** Codicon id (and optional theme colour id) for a session. */
+export function connectionIcon(info: ConnectionInfo | ClosedConnectionInfo): { id: string; color?: string } {
+  if (info.state === 'closed') {
+    const o = (info as ClosedConnectionInfo).outcome;
+    if (o.kind === 'closed-by-user') return { id: 'close' };
+    if (o.kind === 'idle-timeout') return { id: 'clock' };
+    return isCleanOutcome(o) ? { id: 'pass', color: 'testing.iconPassed' } : { id: 'error', color: 'errorForeground' };
+  }
+  switch (info.state) {
+    case 'handshake':
+      return { id: 'key' };
+    case 'connecting':
+      return { id: 'sync~spin' };
+    case 'bind-waiting':
+      return { id: 'watch', color: 'charts.yellow' };
+    case 'established':
+      if (info.command === 'bind') return { id: 'plug', color: 'charts.green' };
+      if (info.command === 'udpAssociate') return { id: 'broadcast', color: 'charts.green' };
+      return { id: 'arrow-swap', color: 'charts.green' };
+  }
+}
+
+export interface Rate {
+  up: number;
+  down: number;
+}
+
+/** Markdown tooltip for a session (all network-supplied text escaped; never trusted). */
+export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, now: number, rate?: Rate): string {
+  const lines: string[] = [];
+  const title = info.destination ? formatEndpoint(info.destination) : connectionLabel(info);
+  lines.push(`**${escapeMarkdown(commandLabel(info.command))}** ${escapeMarkdown(title)} — ${escapeMarkdown(stateLabel(info))}`);
+  if (info.state === 'closed') {
+    lines.push(`Outcome: ${escapeMarkdown(outcomeText((info as ClosedConnectionInfo).outcome))}`);
+  }
+  lines.push(`Client: ${escapeMarkdown(formatEndpoint(info.client))}`);
+  if (info.user !== undefined) lines.push(`User: ${escapeMarkdown(info.user)}`);
+  if (info.destination?.type === 'domain') lines.push(`Requested: ${escapeMarkdown(formatEndpoint(info.destination))} (domain)`);
+  if (info.remote) {
+    lines.push(`${info.command === 'bind' ? 'Peer' : 'Resolved'}: ${escapeMarkdown(formatEndpoint(info.remote))}`);
+  }
+  if (info.bound) lines.push(`Bound: ${escapeMarkdown(formatEndpoint(info.bound))}`);
+  if (info.state === 'closed') {
+    const c = info as ClosedConnectionInfo;
+    lines.push(`Started: ${formatClock(c.startedAt)}, lasted ${formatDuration(c.endedAt - c.startedAt)}`);
+  } else {
+    lines.push(`Started: ${formatClock(info.startedAt)} (${formatDuration(now - info.startedAt)} ago)`);
+  }
+  let traffic = `Traffic: ${escapeMarkdown(trafficText(info))}`;
+  if (rate && info.state !== 'closed') traffic += ` (now ↑ ${escapeMarkdown(formatRate(rate.up))} ↓ ${escapeMarkdown(formatRate(rate.down))})`;
+  lines.push(traffic);
+  if (info.datagramsUp !== undefined || info.datagramsDown !== undefined) {
+    lines.push(
+      `Datagrams: ↑ ${info.datagramsUp ?? 0} ↓ ${info.datagramsDown ?? 0}` +
+        (info.datagramsDropped ? `, ${info.datagramsDropped} dropped` : ''),
+    );
+  }
+  return lines.join('\n\n');
+}
+
+/**
+ * Per-session transfer rates from successive snapshots of the byte counters (the engine has no
+ * per-chunk events: the view polls, and this turns two polls into a rate).
+ */
+export class RateTracker {
+  private readonly last = new Map<number, { up: number; down: number; t: number; rate: Rate }>();
+
+  /** Records a snapshot taken at `now`; forgets sessions that are gone. */
+  sample(infos: readonly ConnectionInfo[], now: number): void {
+    const seen = new Set<number>();
+    for (const info of infos) {
+      seen.add(info.id);
+      const prev = this.last.get(info.id);
+      let rate: Rate = { up: 0, down: 0 };
+      if (prev) {
+        const dt = now - prev.t;
+        if (dt < 200) {
+          // Too close to the previous sample to be meaningful: keep the previous figures.
+          continue;
+        }
+        if (dt <= 10_000) {
+          rate = {
+            up: Math.max(0, ((info.bytesUp - prev.up) * 1000) / dt),
+            down: Math.max(0, ((info.bytesDown - prev.down) * 1000) / dt),
+          };
+        }
+      }
+      this.last.set(info.id, { up: info.bytesUp, down: info.bytesDown, t: now, rate });
+    }
+    for (const id of this.last.keys()) if (!seen.has(id)) this.last.delete(id);
+  }
+
+  rate(id: number): Rate | undefined {
+    return this.last.get(id)?.rate;
+  }
+
+  clear(): void {
+    this.last.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status bar
+
+export interface StatusModel {
+  state: ProxyState;
+  /** Bound address while running. */
+  address?: Endpoint;
+  /** Configured address (shown when stopped). */
+  configured: Endpoint;
+  /** Why the last start failed (state `error`). */
+  error?: string;
+  /** Users that can log in (have a password); 0 = authentication off. */
+  authUsers: number;
+  commands: CommandSwitches;
+  stats?: ServerStats;
+  /** Non-loopback listener. */
+  exposed?: boolean;
+}
+
+/** Status bar text: `$(radio-tower) SOCKS5 :1080 · 3`, `$(circle-slash) SOCKS5`, … */
+export function statusText(m: Pick<StatusModel, 'state' | 'address' | 'stats'>): string {
+  switch (m.state) {
+    case 'running':
+      return `$(radio-tower) SOCKS5 :${m.address?.port ?? '?'} · ${m.stats?.active ?? 0}`;
+    case 'starting':
+      return '$(loading~spin) SOCKS5';
+    case 'error':
+      return '$(error) SOCKS5';
+    case 'stopped':
+      return '$(circle-slash) SOCKS5';
+  }
+}
+
+/** Accessibility text for the status bar item. */
+export function statusAccessibility(m: Pick<StatusModel, 'state' | 'address' | 'stats'>): string {
+  switch (m.state) {
+    case 'running':
+      return `SOCKS5 proxy running on port ${m.address?.port ?? 'unknown'}, ${plural(m.stats?.active ?? 0, 'active connection')}`;
+    case 'starting':
+      return 'SOCKS5 proxy starting';
+    case 'error':
+      return 'SOCKS5 proxy failed to start';
+    case 'stopped':
+      return 'SOCKS5 proxy stopped';
+  }
+}
+
+/** Commands the status tooltip links to (its MarkdownString trusts exactly these). */
+export const STATUS_TOOLTIP_COMMANDS = [
+  'socks5.start',
+  'socks5.stop',
+  'socks5.copyProxyUrl',
+  'socks5.showConnections',
+  'socks5.showLog',
+  'socks5.openSettings',
+] as const;
+
+/** Markdown tooltip for the status bar item (command links limited to STATUS_TOOLTIP_COMMANDS). */
+export function statusTooltip(m: StatusModel): string {
+  const link = (label: string, icon: string, command: (typeof STATUS_TOOLTIP_COMMANDS)[number]): string =>
+    `[$(${icon}) ${label}](command:${command} "${label}")`;
+  const auth = m.authUsers > 0 ? `on (${plural(m.authUsers, 'user')})` : 'off';
+  const lines: string[] = [];
+  switch (m.state) {
+    case 'running': {
+      const addr = m.address ?? m.configured;
+      lines.push('**SOCKS5 proxy: running**');
+      // Our own bound address (validated host): safe inside a code span, where escapes would show.
+      lines.push(`Address: \`${formatEndpoint(addr)}\`${m.exposed ? ' (reachable from the network)' : ' (this machine only)'}`);
+      lines.push(`Authentication: ${auth}`);
+      lines.push(`Commands: ${enabledCommandsText(m.commands)}`);
+      const s = m.stats ?? { active: 0, total: 0, bytesUp: 0, bytesDown: 0 };
+      lines.push(`Connections: ${s.active} active / ${s.total} total`);
+      lines.push(`Traffic: ↑ ${formatBytes(s.bytesUp)} ↓ ${formatBytes(s.bytesDown)}`);
+      lines.push(
+        [link('Copy URL', 'copy', 'socks5.copyProxyUrl'), link('Show Connections', 'list-flat', 'socks5.showConnections'), link('Stop', 'debug-stop', 'socks5.stop')].join(' · '),
+      );
+      break;
+    }
+    case 'starting':
+      lines.push('**SOCKS5 proxy: starting…**');
+      lines.push(`Address: ${escapeMarkdown(formatEndpoint(m.configured))}`);
+      break;
+    case 'error':
+      lines.push('**SOCKS5 proxy: failed to start**');
+      lines.push(escapeMarkdown(m.error ?? 'Unknown error.'));
+      lines.push(
+        [link('Retry', 'debug-restart', 'socks5.start'), link('Show Log', 'output', 'socks5.showLog'), link('Open Settings', 'gear', 'socks5.openSettings')].join(' · '),
+      );
+      break;
+    case 'stopped':
+      lines.push('**SOCKS5 proxy: stopped**');
+      lines.push(`Click to start on ${escapeMarkdown(formatEndpoint(m.configured))}.`);
+      lines.push([link('Start', 'play', 'socks5.start'), link('Open Settings', 'gear', 'socks5.openSettings')].join(' · '));
+      break;
+  }
+  return lines.join('\n\n');
+}

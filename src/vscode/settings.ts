@@ -1,0 +1,485 @@
+// Host-free (no `vscode` import): turns the raw `socks5.*` settings into engine options, or into a
+// list of readable problems that name the setting. Also the safety rules (loopback detection, the
+// `allowUnauthenticatedRemote` rule, users without a password) and the live-apply plan, so all of
+// the decisions are unit-testable outside VS Code.
+import { isIP } from 'node:net';
+import type { CommandSwitches, LiveOptions, ServerOptions, Timeouts } from '../engine';
+
+export const SECTION = 'socks5';
+
+/** Every setting under `socks5.`, as written in package.json. */
+export const SETTING_KEYS = [
+  'host',
+  'port',
+  'autoStart',
+  'auth.users',
+  'commands.connect',
+  'commands.bind',
+  'commands.udpAssociate',
+  'timeouts.handshake',
+  'timeouts.connect',
+  'timeouts.idle',
+  'timeouts.bind',
+  'maxConnections',
+  'allowUnauthenticatedRemote',
+] as const;
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
+/**
+ * Security-sensitive keys: `machine`-scoped and restricted in untrusted workspaces, so a cloned
+ * repository's `.vscode/settings.json` can never open the proxy to the network.
+ */
+export const MACHINE_KEYS: readonly SettingKey[] = ['host', 'port', 'auth.users', 'allowUnauthenticatedRemote'];
+
+/** What `workspace.getConfiguration('socks5').get(key)` returned for each key (anything at all). */
+export type RawSettings = Partial<Record<SettingKey, unknown>>;
+
+/** Validated settings, in the units of the settings UI (timeouts in seconds). */
+export interface ProxySettings {
+  host: string;
+  port: number;
+  autoStart: boolean;
+  users: string[];
+  commands: CommandSwitches;
+  /** Seconds, as configured. */
+  timeoutsSeconds: { handshake: number; connect: number; idle: number; bind: number };
+  maxConnections: number;
+  allowUnauthenticatedRemote: boolean;
+}
+
+export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
+  host: '127.0.0.1',
+  port: 1080,
+  autoStart: false,
+  users: [],
+  commands: { connect: true, bind: true, udpAssociate: true },
+  timeoutsSeconds: { handshake: 10, connect: 10, idle: 0, bind: 60 },
+  maxConnections: 1024,
+  allowUnauthenticatedRemote: false,
+});
+
+/** Limits shared with package.json's `minimum` / `maximum`. */
+export const LIMITS = Object.freeze({
+  timeoutMaxSeconds: 86_400,
+  maxConnectionsMax: 100_000,
+  /** RFC 1929: UNAME and PASSWD are 1–255 octets. */
+  credentialMaxBytes: 255,
+});
+
+export interface SettingProblem {
+  /** Full setting id, e.g. `socks5.port`. */
+  setting: string;
+  /** A sentence that starts with the setting id. */
+  message: string;
+}
+
+export type ValidationResult =
+  | { ok: true; settings: ProxySettings; warnings: SettingProblem[] }
+  | { ok: false; errors: SettingProblem[]; warnings: SettingProblem[] };
+
+const id = (key: SettingKey): string => `${SECTION}.${key}`;
+const isUnset = (v: unknown): boolean => v === undefined || v === null;
+
+/** Validates a raw settings object. Unset (undefined/null) keys take their defaults. */
+export function validateSettings(raw: RawSettings): ValidationResult {
+  const errors: SettingProblem[] = [];
+  const warnings: SettingProblem[] = [];
+  const fail = (key: SettingKey, what: string): void => {
+    errors.push({ setting: id(key), message: `${id(key)} ${what}` });
+  };
+
+  // host
+  let host = DEFAULT_SETTINGS.host;
+  if (!isUnset(raw.host)) {
+    if (typeof raw.host !== 'string') {
+      fail('host', `must be a string such as "127.0.0.1" (got ${describe(raw.host)})`);
+    } else {
+      const h = normalizeHost(raw.host);
+      if (h === '') {
+        fail('host', 'must not be empty: use "127.0.0.1" for this machine only or "0.0.0.0" for every interface');
+      } else if (!isValidHost(h)) {
+        fail('host', `must be an IPv4 or IPv6 address or a host name (got ${JSON.stringify(raw.host)})`);
+      } else {
+        host = h;
+      }
+    }
+  }
+
+  const port = integerSetting(raw.port, 'port', DEFAULT_SETTINGS.port, 0, 65_535, ' (0 = any free port)', fail);
+  const autoStart = booleanSetting(raw.autoStart, 'autoStart', DEFAULT_SETTINGS.autoStart, fail);
+
+  // auth.users
+  const users: string[] = [];
+  const rawUsers = raw['auth.users'];
+  if (!isUnset(rawUsers)) {
+    if (!Array.isArray(rawUsers)) {
+      fail('auth.users', `must be a list of user names, e.g. ["alice"] (got ${describe(rawUsers)})`);
+    } else {
+      const seen = new Set<string>();
+      rawUsers.forEach((u: unknown, i: number) => {
+        const problem = typeof u === 'string' ? usernameProblem(u) : `must be a string (got ${describe(u)})`;
+        if (problem) {
+          fail('auth.users', `entry ${i + 1} ${problem}`);
+        } else if (seen.has(u as string)) {
+          fail('auth.users', `lists "${u as string}" more than once`);
+        } else {
+          seen.add(u as string);
+          users.push(u as string);
+        }
+      });
+    }
+  }
+
+  const commands: CommandSwitches = {
+    connect: booleanSetting(raw['commands.connect'], 'commands.connect', true, fail),
+    bind: booleanSetting(raw['commands.bind'], 'commands.bind', true, fail),
+    udpAssociate: booleanSetting(raw['commands.udpAssociate'], 'commands.udpAssociate', true, fail),
+  };
+
+  const d = DEFAULT_SETTINGS.timeoutsSeconds;
+  const max = LIMITS.timeoutMaxSeconds;
+  const timeoutsSeconds = {
+    handshake: numberSetting(raw['timeouts.handshake'], 'timeouts.handshake', d.handshake, 1, max, fail),
+    connect: numberSetting(raw['timeouts.connect'], 'timeouts.connect', d.connect, 1, max, fail),
+    idle: numberSetting(raw['timeouts.idle'], 'timeouts.idle', d.idle, 0, max, fail, ' (0 = no idle timeout)'),
+    bind: numberSetting(raw['timeouts.bind'], 'timeouts.bind', d.bind, 1, max, fail),
+  };
+
+  const maxConnections = integerSetting(
+    raw.maxConnections,
+    'maxConnections',
+    DEFAULT_SETTINGS.maxConnections,
+    1,
+    LIMITS.maxConnectionsMax,
+    '',
+    fail,
+  );
+  const allowUnauthenticatedRemote = booleanSetting(
+    raw.allowUnauthenticatedRemote,
+    'allowUnauthenticatedRemote',
+    false,
+    fail,
+  );
+
+  if (!commands.connect && !commands.bind && !commands.udpAssociate) {
+    warnings.push({
+      setting: id('commands.connect'),
+      message: `${id('commands.connect')}, ${id('commands.bind')} and ${id('commands.udpAssociate')} are all off: every request will be refused`,
+    });
+  }
+
+  if (errors.length > 0) return { ok: false, errors, warnings };
+  return {
+    ok: true,
+    warnings,
+    settings: {
+      host,
+      port,
+      autoStart,
+      users,
+      commands,
+      timeoutsSeconds,
+      maxConnections,
+      allowUnauthenticatedRemote,
+    },
+  };
+}
+
+/** One line for a notification: the first problem, and how many more there are. */
+export function summarizeProblems(problems: readonly SettingProblem[]): string {
+  if (problems.length === 0) return '';
+  const first = problems[0]!.message;
+  return problems.length === 1 ? `${first}.` : `${first} (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}).`;
+}
+
+/** Seconds → the engine's milliseconds. */
+export function timeoutsToMs(s: ProxySettings['timeoutsSeconds']): Timeouts {
+  const ms = (v: number): number => Math.round(v * 1000);
+  return { handshakeMs: ms(s.handshake), connectMs: ms(s.connect), idleMs: ms(s.idle), bindMs: ms(s.bind) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosts
+
+/** Trims, and strips the brackets of `[::1]`. */
+export function normalizeHost(host: string): string {
+  const h = host.trim();
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+export function isValidHost(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name.length === 0 || name.length > 253) return false;
+  // All-numeric dotted names that are not valid IPv4 (e.g. 999.1.1.1) are typos, not host names.
+  if (/^[0-9.]+$/.test(name)) return false;
+  return name.split('.').every((l) => LABEL.test(l));
+}
+
+/** Expands an IPv6 text form to 8 numbers, or undefined. Handles `::`, a zone and an IPv4 tail. */
+function ipv6Groups(addr: string): number[] | undefined {
+  let a = addr.toLowerCase();
+  const zone = a.indexOf('%');
+  if (zone >= 0) a = a.slice(0, zone);
+  if (isIP(a) !== 6) return undefined;
+  let tail: number[] = [];
+  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
+  if (v4) {
+    const [b0, b1, b2, b3] = v4.slice(2).map(Number) as [number, number, number, number];
+    tail = [(b0 << 8) | b1, (b2 << 8) | b3];
+    a = v4[1]!;
+    if (!a.endsWith('::')) a = a.slice(0, -1);
+  }
+  const want = 8 - tail.length;
+  let parts: string[];
+  const gap = a.indexOf('::');
+  if (gap >= 0) {
+    const head = a.slice(0, gap);
+    const rest = a.slice(gap + 2);
+    const h = head ? head.split(':') : [];
+    const r = rest ? rest.split(':') : [];
+    const fill = want - h.length - r.length;
+    if (fill < 0) return undefined;
+    parts = [...h, ...new Array<string>(fill).fill('0'), ...r];
+  } else {
+    parts = a.split(':');
+  }
+  const groups = [...parts.map((g) => parseInt(g, 16)), ...tail];
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+/**
+ * True when `host` can only be reached from this machine: 127.0.0.0/8, ::1, an IPv4-mapped
+ * loopback (::ffff:127.x.x.x) or the name `localhost`. Wildcards (0.0.0.0, ::) and any other name
+ * count as reachable from the network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = normalizeHost(host).toLowerCase();
+  if (h === 'localhost' || h === 'localhost.') return true;
+  if (isIP(h) === 4) return h.split('.')[0] === '127';
+  const g = ipv6Groups(h);
+  if (!g) return false;
+  if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return true; // ::1
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return g[6]! >> 8 === 127; // ::ffff:127.x
+  return false;
+}
+
+/** 0.0.0.0 / :: (listen on every interface). */
+export function isWildcardHost(host: string): boolean {
+  const h = normalizeHost(host);
+  if (h === '0.0.0.0') return true;
+  const g = ipv6Groups(h);
+  return !!g && g.every((x) => x === 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Why `name` cannot be a SOCKS5 username, or undefined when it can. */
+export function usernameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'must not be empty';
+  if (name.trim() !== name) return `("${name}") must not start or end with a space`;
+  if (CONTROL.test(name)) return 'must not contain control characters';
+  if (Buffer.byteLength(name, 'utf8') > LIMITS.credentialMaxBytes) return 'must be at most 255 bytes (RFC 1929)';
+  return undefined;
+}
+
+/** Why `password` cannot be a SOCKS5 password, or undefined when it can. Never echoes it. */
+export function passwordProblem(password: string): string | undefined {
+  if (password.length === 0) return 'The password must not be empty';
+  if (Buffer.byteLength(password, 'utf8') > LIMITS.credentialMaxBytes) return 'The password must be at most 255 bytes (RFC 1929)';
+  return undefined;
+}
+
+/** The SecretStorage key for one user's password. */
+export function passwordKey(user: string): string {
+  return `socks5.password.${user}`;
+}
+
+/** The user name in a SecretStorage key made by passwordKey(), or undefined. */
+export function userFromPasswordKey(key: string): string | undefined {
+  return key.startsWith('socks5.password.') ? key.slice('socks5.password.'.length) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start / live-apply decisions
+
+export type EngineOptions = Omit<ServerOptions, 'logger'>;
+
+export type StartPlan =
+  | {
+      ok: true;
+      options: EngineOptions;
+      /** Users listed in socks5.auth.users that have no password yet (they cannot log in). */
+      usersWithoutPassword: string[];
+      /** Things to tell the user (e.g. listening on the network without authentication). */
+      warnings: string[];
+    }
+  | {
+      ok: false;
+      reason: string;
+      /** The fix to offer. */
+      fix: 'setPassword' | 'openSettings';
+      usersWithoutPassword: string[];
+    };
+
+/**
+ * Decides whether the proxy may start with `settings`, given the stored passwords
+ * (`passwords.get(user)` undefined = none stored), and builds the engine options.
+ */
+export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string, string | undefined>): StartPlan {
+  const users = new Map<string, string>();
+  const missing: string[] = [];
+  for (const u of settings.users) {
+    const p = passwords.get(u);
+    if (p === undefined || p === '') missing.push(u);
+    else users.set(u, p);
+  }
+  if (settings.users.length > 0 && users.size === 0) {
+    // Starting would silently turn authentication off: refuse.
+    return {
+      ok: false,
+      fix: 'setPassword',
+      usersWithoutPassword: missing,
+      reason:
+        missing.length === 1
+          ? `User "${missing[0]}" in socks5.auth.users has no password yet. Set one to start the proxy.`
+          : `None of the users in socks5.auth.users has a password yet (${missing.map((m) => `"${m}"`).join(', ')}). Set one to start the proxy.`,
+    };
+  }
+  const warnings: string[] = [];
+  const loopback = isLoopbackHost(settings.host);
+  if (!loopback && users.size === 0) {
+    if (!settings.allowUnauthenticatedRemote) {
+      return {
+        ok: false,
+        fix: 'openSettings',
+        usersWithoutPassword: missing,
+        reason:
+          `Refusing to start: socks5.host is "${settings.host}", which other machines can reach, and socks5.auth.users is empty, ` +
+          'so anyone could use this proxy. Add a user with "SOCKS5: Set Password…", use 127.0.0.1, or set socks5.allowUnauthenticatedRemote.',
+      };
+    }
+    warnings.push(
+      `The proxy listens on ${settings.host} without authentication (socks5.allowUnauthenticatedRemote is on): anyone who can reach this machine can use it.`,
+    );
+  }
+  if (missing.length > 0) {
+    warnings.push(
+      `${missing.length === 1 ? 'User' : 'Users'} ${missing.map((m) => `"${m}"`).join(', ')} ${missing.length === 1 ? 'has' : 'have'} no password yet and cannot log in.`,
+    );
+  }
+  return {
+    ok: true,
+    usersWithoutPassword: missing,
+    warnings,
+    options: {
+      host: settings.host,
+      port: settings.port,
+      users,
+      timeouts: timeoutsToMs(settings.timeoutsSeconds),
+      maxConnections: settings.maxConnections,
+      commands: { ...settings.commands },
+    },
+  };
+}
+
+export type ApplyPlan =
+  | { kind: 'none' }
+  /** Apply on the running listener; affects new sessions only. */
+  | { kind: 'live'; live: LiveOptions; changed: string[] }
+  /** host or port changed: move the listener. */
+  | { kind: 'restart'; changed: string[] };
+
+/**
+ * What to do with a running server whose options are `running` when the (already start-planned)
+ * options become `next`.
+ */
+export function planApply(running: EngineOptions, next: EngineOptions): ApplyPlan {
+  const changed: string[] = [];
+  if (normalizeHost(running.host) !== normalizeHost(next.host)) changed.push('socks5.host');
+  if (running.port !== next.port) changed.push('socks5.port');
+  if (changed.length > 0) return { kind: 'restart', changed };
+
+  const live: LiveOptions = {};
+  if (!sameUsers(running.users, next.users)) {
+    live.users = next.users;
+    changed.push('socks5.auth.users');
+  }
+  const t = next.timeouts;
+  const rt = running.timeouts;
+  if (t.handshakeMs !== rt.handshakeMs || t.connectMs !== rt.connectMs || t.idleMs !== rt.idleMs || t.bindMs !== rt.bindMs) {
+    live.timeouts = { ...t };
+    changed.push('socks5.timeouts');
+  }
+  const c = next.commands;
+  const rc = running.commands;
+  if (c.connect !== rc.connect || c.bind !== rc.bind || c.udpAssociate !== rc.udpAssociate) {
+    live.commands = { ...c };
+    changed.push('socks5.commands');
+  }
+  if (next.maxConnections !== running.maxConnections) {
+    live.maxConnections = next.maxConnections;
+    changed.push('socks5.maxConnections');
+  }
+  return changed.length === 0 ? { kind: 'none' } : { kind: 'live', live, changed };
+}
+
+function sameUsers(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+type Fail = (key: SettingKey, what: string) => void;
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+function booleanSetting(v: unknown, key: SettingKey, dflt: boolean, fail: Fail): boolean {
+  if (isUnset(v)) return dflt;
+  if (typeof v === 'boolean') return v;
+  fail(key, `must be true or false (got ${describe(v)})`);
+  return dflt;
+}
+
+function integerSetting(
+  v: unknown,
+  key: SettingKey,
+  dflt: number,
+  min: number,
+  max: number,
+  note: string,
+  fail: Fail,
+): number {
+  if (isUnset(v)) return dflt;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+  fail(key, `must be an integer ${min}–${max}${note} (got ${describe(v)})`);
+  return dflt;
+}
+
+function numberSetting(
+  v: unknown,
+  key: SettingKey,
+  dflt: number,
+  min: number,
+  max: number,
+  fail: Fail,
+  note = '',
+): number {
+  if (isUnset(v)) return dflt;
+  if (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max) return v;
+  fail(key, `must be a number of seconds ${min}–${max}${note} (got ${describe(v)})`);
+  return dflt;
+}
