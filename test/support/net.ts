@@ -1,0 +1,171 @@
+// Test helpers: real loopback servers and a raw SOCKS5 byte-level client. No mocks.
+import { once } from 'node:events';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { execFile } from 'node:child_process';
+import { Socks5Server, type ServerOptions } from '../../src/engine';
+
+/** Hard upper bound for any single wait in tests. */
+export const WAIT_MS = 5000;
+
+export async function startProxy(options: Partial<ServerOptions> = {}): Promise<{ server: Socks5Server; port: number }> {
+  const server = new Socks5Server({ host: '127.0.0.1', port: 0, ...options });
+  const addr = await server.start();
+  return { server, port: addr.port };
+}
+
+export async function listen(server: Server | HttpServer, host = '127.0.0.1'): Promise<number> {
+  server.listen(0, host);
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+/** A TCP echo server. */
+export async function echoServer(host = '127.0.0.1'): Promise<{ server: Server; port: number }> {
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  return { server, port: await listen(server, host) };
+}
+
+/** An HTTP server answering `body` on every path. */
+export async function httpServer(body = 'hello through socks5\n'): Promise<{ server: HttpServer; port: number }> {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(body);
+  });
+  return { server, port: await listen(server) };
+}
+
+export function close(server: Server | HttpServer): Promise<void> {
+  return new Promise((r) => {
+    (server as HttpServer).closeAllConnections?.();
+    server.close(() => r());
+  });
+}
+
+/**
+ * A port nothing listens on. Port 1 (tcpmux), checked: a port below the ephemeral range, so the
+ * proxy's own outbound socket can never self-connect to it (a freed ephemeral port can).
+ */
+export async function closedPort(): Promise<number> {
+  const s = connect({ host: '127.0.0.1', port: 1 });
+  const err = await new Promise<NodeJS.ErrnoException | undefined>((r) => {
+    s.once('error', r);
+    s.once('connect', () => r(undefined));
+  });
+  s.destroy();
+  if (err?.code !== 'ECONNREFUSED') throw new Error('port 1 on 127.0.0.1 is not refusing connections on this machine');
+  return 1;
+}
+
+/** A raw TCP client that collects everything it receives. */
+export class RawClient {
+  readonly socket: Socket;
+  private received: Buffer = Buffer.alloc(0);
+  private waiters: Array<() => void> = [];
+  ended = false;
+  closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.received = Buffer.concat([this.received, d]);
+      this.wake();
+    });
+    socket.on('end', () => {
+      // Like most real clients: when the server is done, close our side too.
+      if (!socket.writableEnded) socket.end();
+      this.ended = true;
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    const s = connect({ port, host, allowHalfOpen: true });
+    await once(s, 'connect');
+    return new RawClient(s);
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  write(bytes: number[] | Buffer): void {
+    this.socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
+  }
+
+  /** Waits until `n` bytes arrived (or the socket ended), then takes them. */
+  async read(n: number, ms = WAIT_MS): Promise<Buffer> {
+    await this.until(() => this.received.length >= n || this.ended || this.closed, ms, `${n} bytes`);
+    const out = this.received.subarray(0, n);
+    this.received = this.received.subarray(out.length);
+    return Buffer.from(out);
+  }
+
+  /** Everything until the peer closes. */
+  async readToEnd(ms = WAIT_MS): Promise<Buffer> {
+    await this.until(() => this.ended || this.closed, ms, 'end of stream');
+    const out = this.received;
+    this.received = Buffer.alloc(0);
+    return out;
+  }
+
+  async waitClosed(ms = WAIT_MS): Promise<void> {
+    await this.until(() => this.ended || this.closed, ms, 'close');
+  }
+
+  private until(cond: () => boolean, ms: number, what: string): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      const check = () => {
+        if (cond()) {
+          clearTimeout(t);
+          resolve();
+        } else this.waiters.push(check);
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Greeting (no auth) + CONNECT request bytes for an IPv4 target. */
+export function connectRequest(ip: string, port: number, cmd = 0x01): number[] {
+  return [0x05, cmd, 0x00, 0x01, ...ip.split('.').map(Number), port >> 8, port & 0xff];
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command with a hard timeout; never rejects. */
+export function run(cmd: string, args: string[], timeoutMs = 15000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as unknown as { code: number }).code) : null) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Polls `cond` every 10 ms until true; throws after `ms`. */
+export async function eventually(cond: () => boolean, ms = WAIT_MS, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
