@@ -645,25 +645,87 @@ export async function clearNotifications(page: Page): Promise<void> {
   await waitFor('notifications to clear', async () => (await page.locator(SEL.toast).count()) === 0, { timeoutMs: 5_000 });
 }
 
-/**
- * Changes one setting in the Settings editor (UI), as a user would: open it, search for the id,
- * type the value into the setting's text/number field and leave the field (Tab) to commit it.
- */
-export async function setSettingInUI(page: Page, settingId: string, value: string | number): Promise<void> {
+/** Which settings file: `user` = User/settings.json; `remote` = the Remote tab = Machine/settings.json. */
+export type SettingsTarget = 'user' | 'remote';
+
+export function settingsFile(dirs: Dirs, target: SettingsTarget): string {
+  return path.join(dirs.userDataDir, target === 'user' ? 'User' : 'Machine', 'settings.json');
+}
+
+/** Reads a settings file (plain JSON as the Settings editor writes it; {} when missing). */
+export function readSettings(dirs: Dirs, target: SettingsTarget): Record<string, unknown> {
+  const file = settingsFile(dirs, target);
+  if (!existsSync(file)) return {};
+  const text = readFileSync(file, 'utf8');
+  return text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
+/** Opens the Settings editor (UI) on the given tab (User, or Remote = code-server's machine). */
+export async function openSettingsUI(page: Page, target: SettingsTarget = 'user'): Promise<Locator> {
   await runCommand(page, 'Preferences: Open Settings (UI)');
   const editor = page.locator('.settings-editor');
   await editor.waitFor({ state: 'visible', timeout: 15_000 });
-  const search = editor.locator('.settings-header .suggest-input-container .monaco-editor textarea, .settings-header .search-container textarea').first();
-  await search.waitFor({ state: 'visible', timeout: 10_000 });
-  await search.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.type(settingId);
+  const tab = page
+    .locator('.settings-editor .settings-tabs-widget .action-label')
+    .filter({ hasText: target === 'user' ? /^\s*User\s*$/ : /^\s*Remote\b/ })
+    .first();
+  await tab.click({ timeout: 10_000 });
+  return editor;
+}
+
+/**
+ * Changes one text or number setting in the Settings editor (UI), as a user would: open it on the
+ * right tab, search for the id, type the value into the field and leave it (Tab). Checks that the
+ * Settings editor wrote the value to the settings file (it re-renders while extensions register
+ * their settings, which can swallow a first edit: retried, bounded).
+ */
+export async function setSettingInUI(
+  page: Page,
+  dirs: Dirs,
+  settingId: string,
+  value: string | number,
+  target: SettingsTarget = 'user',
+): Promise<void> {
+  await openSettingsUI(page, target);
+  await searchSettings(page, settingId);
   const item = settingItem(page, settingId);
   await item.waitFor({ state: 'visible', timeout: 15_000 });
   const input = item.locator('.setting-item-control input').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(String(value));
-  await input.press('Tab');
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(String(value));
+    await page.keyboard.press('Tab');
+    try {
+      await waitFor(
+        `${settingId} = ${value} in ${settingsFile(dirs, target)}`,
+        () => String(readSettings(dirs, target)[settingId]) === String(value),
+        { timeoutMs: 5_000 },
+      );
+      return;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      log(`setting ${settingId} did not stick (attempt ${attempt}), typing it again`);
+    }
+  }
+}
+
+/** Types `query` into the open Settings editor's search box (replacing what was there). */
+export async function searchSettings(page: Page, query: string): Promise<void> {
+  const search = page.locator('.settings-editor .settings-header textarea').first();
+  await search.waitFor({ state: 'attached', timeout: 10_000 });
+  // The search box is a small Monaco editor: its textarea sits under the view lines, so focus it
+  // directly instead of clicking.
+  await search.focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.type(query);
+  // Results are rendered after a debounce; until then the rows shown are the previous ones.
+  await page
+    .locator('.settings-editor .settings-count-widget')
+    .filter({ hasText: /Settings? Found/ })
+    .waitFor({ state: 'visible', timeout: 10_000 });
 }
 
 /** The Settings editor's row for `settingId` (e.g. `socks5.port`). */
