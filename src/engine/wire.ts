@@ -294,9 +294,10 @@ function hex(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
 
+/** `fe80::1%eth0` → `fe80::1`. Only an IPv6 address has a zone: a domain name keeps its `%`. */
 function stripZone(host: string): string {
   const i = host.indexOf('%');
-  return i === -1 ? host : host.slice(0, i);
+  return i === -1 || !isIPv6(host.slice(0, i)) ? host : host.slice(0, i);
 }
 
 /** `1.2.3.4` or `::ffff:1.2.3.4` → `1.2.3.4`; anything else → undefined. */
