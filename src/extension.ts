@@ -1,0 +1,71 @@
+// Entry point of the VS Code extension. Wires the engine-owning controller to the UI pieces
+// (status bar, Connections view, commands, log) and returns the public API.
+import * as vscode from 'vscode';
+import type { Socks5ProxyApi } from './vscode/api';
+import { registerCommands } from './vscode/commands';
+import { ConnectionsView } from './vscode/connectionsView';
+import { ProxyController } from './vscode/controller';
+import { Log, errorMessage } from './vscode/log';
+import { Secrets } from './vscode/secrets';
+import { StatusBar } from './vscode/statusBar';
+
+export type { Socks5ProxyApi, ProxyState } from './vscode/api';
+
+let controller: ProxyController | undefined;
+
+export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
+  const log = new Log();
+  context.subscriptions.push(log);
+  const secrets = new Secrets(context.secrets, log);
+  const ctl = new ProxyController(log, secrets);
+  controller = ctl;
+  context.subscriptions.push(ctl);
+
+  void vscode.commands.executeCommand('setContext', 'socks5.running', false);
+  void vscode.commands.executeCommand('setContext', 'socks5.state', 'stopped');
+
+  const view = new ConnectionsView(ctl);
+  context.subscriptions.push(
+    new StatusBar(ctl),
+    view,
+    ...registerCommands({ controller: ctl, view, log, secrets, extensionId: context.extension.id }),
+    vscode.workspace.onDidChangeConfiguration((e) => ctl.onConfigurationChanged(e)),
+    secrets.onDidChange(() => void ctl.reapply()),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void ctl.reapply()),
+  );
+
+  if (ctl.settings.autoStart) {
+    log.info('socks5.autoStart is on: starting the proxy');
+    void ctl.start();
+  }
+
+  return createApi(ctl);
+}
+
+/** Stops the server and releases the port; VS Code waits for the returned promise. */
+export function deactivate(): Promise<void> | undefined {
+  const c = controller;
+  controller = undefined;
+  return c?.shutdown().catch((err: unknown) => console.error(`[socks5] deactivate: ${errorMessage(err)}`));
+}
+
+function createApi(c: ProxyController): Socks5ProxyApi {
+  return Object.freeze({
+    apiVersion: 1 as const,
+    get state() {
+      return c.state;
+    },
+    get address() {
+      return c.address;
+    },
+    get error() {
+      return c.error;
+    },
+    start: () => c.start(),
+    stop: () => c.stop(),
+    connections: () => c.connections(),
+    recentlyClosed: () => c.recentlyClosed(),
+    onDidChangeState: c.onDidChangeState,
+    onDidChangeConnections: c.onDidChangeConnections,
+  });
+}

@@ -1,0 +1,238 @@
+// Every `socks5.*` command. Each handler catches and reports its own failure: a command can never
+// reject into the extension host.
+import * as vscode from 'vscode';
+import { configuredUsers, updateSetting } from './config';
+import type { ConnectionNode, ConnectionsView } from './connectionsView';
+import type { ProxyController } from './controller';
+import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint } from './format';
+import { errorMessage, type Log } from './log';
+import type { Secrets } from './secrets';
+import { isLoopbackHost, passwordProblem, usernameProblem } from './settings';
+
+export interface CommandDeps {
+  controller: ProxyController;
+  view: ConnectionsView;
+  log: Log;
+  secrets: Secrets;
+  /** `publisher.name`, for the `@ext:` settings filter. */
+  extensionId: string;
+}
+
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { controller, view, log, secrets } = deps;
+
+  const register = (id: string, handler: (...args: unknown[]) => unknown): vscode.Disposable =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await handler(...args);
+      } catch (err) {
+        const message = errorMessage(err);
+        log.error(`${id} failed: ${message}`);
+        void vscode.window.showErrorMessage(`SOCKS5: ${message}`, 'Show Log').then(
+          (picked) => picked && log.show(),
+          () => undefined,
+        );
+        return undefined;
+      }
+    });
+
+  const flash = (text: string): void => {
+    vscode.window.setStatusBarMessage(text, 4000);
+  };
+
+  return [
+    register('socks5.start', async () => {
+      const address = await controller.start();
+      if (address) flash(`$(radio-tower) SOCKS5 proxy listening on ${formatEndpoint(address)}`);
+      return address;
+    }),
+
+    register('socks5.stop', async () => {
+      await controller.stop();
+      flash('$(circle-slash) SOCKS5 proxy stopped');
+    }),
+
+    register('socks5.toggle', () => controller.toggle()),
+
+    register('socks5.restart', async () => {
+      const address = await controller.restart();
+      if (address) flash(`$(radio-tower) SOCKS5 proxy restarted on ${formatEndpoint(address)}`);
+      return address;
+    }),
+
+    register('socks5.copyProxyUrl', async () => {
+      const running = controller.address;
+      const address = running ?? { host: controller.settings.host, port: controller.settings.port };
+      const users = running ? controller.activeUsers : configuredUsers();
+      let user: string | undefined = users[0];
+      if (users.length > 1) {
+        const picked = await vscode.window.showQuickPick(
+          [
+            ...users.map((u) => ({ label: u, description: buildProxyUrl(address, u), user: u as string | undefined })),
+            { label: 'Without a user name', description: buildProxyUrl(address), user: undefined },
+          ],
+          { title: 'SOCKS5: Copy Proxy URL', placeHolder: 'Which user should the URL name? (The password is never included.)' },
+        );
+        if (!picked) return undefined;
+        user = picked.user;
+      }
+      const url = buildProxyUrl(address, user);
+      await vscode.env.clipboard.writeText(url);
+      const note = running ? '' : ' (the proxy is not running)';
+      void vscode.window.showInformationMessage(`Copied ${url} to the clipboard${note}.`);
+      return url;
+    }),
+
+    register('socks5.setPassword', async (arg?: unknown) => {
+      const users = configuredUsers();
+      let user = typeof arg === 'string' && arg !== '' ? arg : undefined;
+      if (user !== undefined) {
+        const problem = usernameProblem(user);
+        if (problem) throw new Error(`The user name ${problem}.`);
+      } else {
+        const items = await Promise.all(
+          users.map(async (u) => ({
+            label: u,
+            description: (await secrets.has(u)) ? 'password set' : 'no password yet',
+            iconPath: new vscode.ThemeIcon('account'),
+            user: u as string | undefined,
+          })),
+        );
+        const picked = await vscode.window.showQuickPick(
+          [...items, { label: 'Add user…', description: '', iconPath: new vscode.ThemeIcon('add'), user: undefined, alwaysShow: true }],
+          { title: 'SOCKS5: Set Password', placeHolder: 'Pick a user, or add one' },
+        );
+        if (!picked) return;
+        user =
+          picked.user ??
+          (await vscode.window.showInputBox({
+            title: 'SOCKS5: Add User',
+            prompt: 'User name for SOCKS5 username/password authentication (RFC 1929)',
+            placeHolder: 'alice',
+            ignoreFocusOut: true,
+            validateInput: (v) => {
+              const problem = usernameProblem(v);
+              if (problem) return `The user name ${problem}`;
+              return users.includes(v) ? `"${v}" is already a user: pick it to change its password` : undefined;
+            },
+          }));
+        if (user === undefined) return;
+      }
+      const password = await vscode.window.showInputBox({
+        title: `SOCKS5: Password for "${user}"`,
+        prompt: 'Stored in VS Code SecretStorage (never in settings). Applies to new connections.',
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => passwordProblem(v),
+      });
+      if (password === undefined) return;
+      await secrets.set(user, password);
+      const added = !users.includes(user);
+      if (added) await updateSetting('auth.users', [...users, user]);
+      log.info(`Password for "${user}" ${added ? 'set (new user)' : 'changed'}`);
+      await controller.reapply();
+      void vscode.window.showInformationMessage(
+        `${added ? `User "${user}" added` : `Password for "${user}" saved`}${controller.state === 'running' ? '; it applies to new connections' : ''}.`,
+      );
+    }),
+
+    register('socks5.removeUser', async (arg?: unknown) => {
+      const users = configuredUsers();
+      if (users.length === 0) {
+        void vscode.window.showInformationMessage('There are no users in socks5.auth.users (authentication is off).', 'Set Password…').then(
+          (p) => p && vscode.commands.executeCommand('socks5.setPassword'),
+          () => undefined,
+        );
+        return;
+      }
+      let user = typeof arg === 'string' && users.includes(arg) ? arg : undefined;
+      if (user === undefined) {
+        const picked = await vscode.window.showQuickPick(
+          users.map((u) => ({ label: u, iconPath: new vscode.ThemeIcon('account') })),
+          { title: 'SOCKS5: Remove User', placeHolder: 'Pick the user to remove' },
+        );
+        if (!picked) return;
+        user = picked.label;
+      }
+      const last = users.length === 1;
+      const exposed = !isLoopbackHost(controller.settings.host);
+      const consequence = last
+        ? exposed && !controller.settings.allowUnauthenticatedRemote
+          ? ' It is the last user: the proxy on a network address will stop.'
+          : ' It is the last user: authentication turns off.'
+        : '';
+      const confirm = await vscode.window.showWarningMessage(
+        `Remove user "${user}"? Their password is deleted and they can no longer log in.${consequence}`,
+        { modal: true },
+        'Remove',
+      );
+      if (confirm !== 'Remove') return;
+      await updateSetting(
+        'auth.users',
+        users.filter((u) => u !== user),
+      );
+      await secrets.delete(user);
+      log.info(`User "${user}" removed`);
+      await controller.reapply();
+      flash(`SOCKS5: user "${user}" removed`);
+    }),
+
+    register('socks5.closeConnection', async (arg?: unknown) => {
+      let node = isNode(arg) && arg.kind === 'connection' ? arg : undefined;
+      if (!node) {
+        const now = Date.now();
+        const generation = controller.generation;
+        const items = controller.connections().map((info) => ({
+          label: connectionLabel(info),
+          description: connectionDescription(info, now),
+          node: { kind: 'connection', generation, info } as const,
+        }));
+        if (items.length === 0) {
+          void vscode.window.showInformationMessage('There are no active SOCKS5 connections.');
+          return;
+        }
+        const picked = await vscode.window.showQuickPick(items, {
+          title: 'SOCKS5: Close Connection',
+          placeHolder: 'Pick the connection to close',
+          matchOnDescription: true,
+        });
+        if (!picked) return;
+        node = picked.node;
+      }
+      const closed = node.generation === controller.generation && controller.closeConnection(node.info.id);
+      if (!closed) void vscode.window.showInformationMessage(`The connection to ${connectionLabel(node.info)} has already closed.`);
+    }),
+
+    register('socks5.closeAllConnections', () => {
+      const n = controller.closeAll();
+      flash(`SOCKS5: closed ${n} connection${n === 1 ? '' : 's'}`);
+      return n;
+    }),
+
+    register('socks5.copyDestination', async (arg?: unknown) => {
+      if (!isNode(arg) || arg.kind === 'recent') return;
+      const text = destinationText(arg.info);
+      if (!text) {
+        void vscode.window.showInformationMessage('This connection ended before it named a destination.');
+        return;
+      }
+      await vscode.env.clipboard.writeText(text);
+      flash(`Copied ${text}`);
+    }),
+
+    register('socks5.showLog', () => log.show()),
+
+    register('socks5.showConnections', () => view.reveal()),
+
+    register('socks5.openSettings', async (arg?: unknown) => {
+      const query = typeof arg === 'string' && /^socks5\.[\w.]+$/.test(arg) ? arg : `@ext:${deps.extensionId}`;
+      await vscode.commands.executeCommand('workbench.action.openSettings', query);
+    }),
+  ];
+}
+
+function isNode(v: unknown): v is ConnectionNode {
+  if (typeof v !== 'object' || v === null) return false;
+  const kind = (v as { kind?: unknown }).kind;
+  return kind === 'connection' || kind === 'closed' || kind === 'recent';
+}

@@ -1,0 +1,196 @@
+// The Connections view (`socks5.connections`): one item per active session, a "Recently closed"
+// group, a badge with the active count. It polls `controller.connections()` (the engine has no
+// per-chunk events), throttled to at most 4 refreshes a second, and only while the view is visible.
+import * as vscode from 'vscode';
+import type { ClosedConnectionInfo, ConnectionInfo } from '../engine';
+import type { ProxyController } from './controller';
+import { Disposable, toDisposable } from './dispose';
+import {
+  RateTracker,
+  buildProxyUrl,
+  closedDescription,
+  commandLabel,
+  connectionDescription,
+  connectionIcon,
+  connectionLabel,
+  connectionTooltip,
+  formatEndpoint,
+  plural,
+  stateLabel,
+} from './format';
+import { Throttle } from './throttle';
+
+export const VIEW_ID = 'socks5.connections';
+
+/** Ages and byte counters move without events: refresh this often while visible with sessions. */
+const TICK_MS = 1000;
+
+export type ConnectionNode =
+  | { kind: 'connection'; generation: number; info: ConnectionInfo }
+  | { kind: 'recent'; count: number }
+  | { kind: 'closed'; generation: number; info: ClosedConnectionInfo };
+
+export class ConnectionsView extends Disposable implements vscode.TreeDataProvider<ConnectionNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<void>());
+  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+
+  private readonly view: vscode.TreeView<ConnectionNode>;
+  private readonly rates = new RateTracker();
+  private readonly refresh = new Throttle(() => this.doRefresh(), 250);
+  private readonly badge = new Throttle(() => this.updateChrome(), 250);
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  /** Something changed while hidden: refresh when shown. */
+  private stale = false;
+
+  constructor(private readonly controller: ProxyController) {
+    super();
+    this.view = this._register(
+      vscode.window.createTreeView(VIEW_ID, { treeDataProvider: this, showCollapseAll: false, canSelectMany: false }),
+    );
+    this._register(toDisposable(() => this.refresh.dispose()));
+    this._register(toDisposable(() => this.badge.dispose()));
+    this._register(toDisposable(() => this.stopTicker()));
+    this._register(
+      controller.onDidChangeConnections(() => {
+        this.badge.schedule();
+        this.requestRefresh();
+      }),
+    );
+    this._register(
+      controller.onDidChangeState(() => {
+        this.badge.flush();
+        this.requestRefresh();
+      }),
+    );
+    this._register(
+      this.view.onDidChangeVisibility((e) => {
+        if (e.visible && this.stale) this.requestRefresh();
+        this.manageTicker();
+      }),
+    );
+    this.updateChrome();
+  }
+
+  /** Shows (and focuses) the view. */
+  async reveal(): Promise<void> {
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+  }
+
+  // --- TreeDataProvider ------------------------------------------------------------------------
+
+  getChildren(element?: ConnectionNode): ConnectionNode[] {
+    if (element?.kind === 'recent') {
+      return this.controller.recentEntries().map((r) => ({ kind: 'closed', generation: r.generation, info: r.info }));
+    }
+    if (element) return [];
+    // Stopped (or failed): an empty tree, so the welcome content (Start Proxy, Open Settings) shows.
+    if (this.controller.state !== 'running' && this.controller.state !== 'starting') return [];
+    const generation = this.controller.generation;
+    const connections = this.controller.connections();
+    this.rates.sample(connections, Date.now());
+    connections.sort((a, b) => b.startedAt - a.startedAt || b.id - a.id);
+    const nodes: ConnectionNode[] = connections.map((info) => ({ kind: 'connection', generation, info }));
+    const recent = this.controller.recentEntries().length;
+    if (recent > 0) nodes.push({ kind: 'recent', count: recent });
+    return nodes;
+  }
+
+  getTreeItem(node: ConnectionNode): vscode.TreeItem {
+    const now = Date.now();
+    switch (node.kind) {
+      case 'connection': {
+        const { info } = node;
+        const item = new vscode.TreeItem(connectionLabel(info), vscode.TreeItemCollapsibleState.None);
+        item.id = `connection:${node.generation}:${info.id}`;
+        item.description = connectionDescription(info, now);
+        item.iconPath = themeIcon(connectionIcon(info));
+        item.contextValue = 'connection';
+        item.accessibilityInformation = {
+          label: `${commandLabel(info.command)} ${connectionLabel(info)}, ${stateLabel(info)}, from ${formatEndpoint(info.client)}`,
+        };
+        return item;
+      }
+      case 'recent': {
+        const item = new vscode.TreeItem('Recently closed', vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = 'recent';
+        item.description = String(node.count);
+        item.iconPath = new vscode.ThemeIcon('history');
+        item.contextValue = 'recentGroup';
+        item.tooltip = `The last ${plural(node.count, 'closed connection')} and how each ended, newest first`;
+        return item;
+      }
+      case 'closed': {
+        const { info } = node;
+        const item = new vscode.TreeItem(connectionLabel(info), vscode.TreeItemCollapsibleState.None);
+        item.id = `closed:${node.generation}:${info.id}`;
+        item.description = closedDescription(info, now);
+        item.iconPath = themeIcon(connectionIcon(info));
+        item.contextValue = info.destination ? 'closedConnection' : 'closedConnectionNoDestination';
+        return item;
+      }
+    }
+  }
+
+  /** Tooltips are built on hover only (cheap with 1,000 sessions), from a fresh snapshot. */
+  resolveTreeItem(item: vscode.TreeItem, node: ConnectionNode): vscode.TreeItem {
+    if (node.kind === 'recent') return item;
+    const fresh = node.kind === 'connection' && node.generation === this.controller.generation ? this.controller.connection(node.info.id) : undefined;
+    const info = fresh ?? node.info;
+    const md = new vscode.MarkdownString(connectionTooltip(info, Date.now(), this.rates.rate(info.id)));
+    md.isTrusted = false;
+    md.supportHtml = false;
+    item.tooltip = md;
+    return item;
+  }
+
+  // --- refresh ---------------------------------------------------------------------------------
+
+  private requestRefresh(): void {
+    if (this.view.visible) this.refresh.schedule();
+    else this.stale = true;
+    this.manageTicker();
+  }
+
+  private doRefresh(): void {
+    if (this.isDisposed) return;
+    this.stale = false;
+    this._onDidChangeTreeData.fire();
+    this.manageTicker();
+  }
+
+  /** Badge (shown even when the view is hidden), title description and message. */
+  private updateChrome(): void {
+    if (this.isDisposed) return;
+    const state = this.controller.state;
+    const active = state === 'running' ? this.controller.activeCount() : 0;
+    this.view.badge = active > 0 ? { value: active, tooltip: plural(active, 'active connection') } : undefined;
+    const address = this.controller.address;
+    this.view.description = address ? formatEndpoint(address) : state === 'error' ? 'failed to start' : '';
+    // Running, no active session but a history: the welcome content is hidden by the history, so
+    // say where clients should connect.
+    this.view.message =
+      address && active === 0 && this.controller.recentEntries().length > 0
+        ? `No active connections. Clients can use ${buildProxyUrl(address)}.`
+        : undefined;
+  }
+
+  private manageTicker(): void {
+    const want = this.view.visible && this.controller.state === 'running' && this.controller.activeCount() > 0;
+    if (want && this.ticker === undefined) {
+      this.ticker = setInterval(() => this.refresh.schedule(), TICK_MS);
+    } else if (!want) {
+      this.stopTicker();
+    }
+  }
+
+  private stopTicker(): void {
+    if (this.ticker !== undefined) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+}
+
+function themeIcon(icon: { id: string; color?: string }): vscode.ThemeIcon {
+  return icon.color ? new vscode.ThemeIcon(icon.id, new vscode.ThemeColor(icon.color)) : new vscode.ThemeIcon(icon.id);
+}

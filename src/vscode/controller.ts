@@ -1,0 +1,553 @@
+// Owns the engine's Socks5Server: start, stop, restart, and applying settings live. Every
+// operation runs through one queue, so a toggle during a start or a settings change during a stop
+// happens after it, in order. Nothing here rejects or throws into the extension host: failures
+// become the `error` state, a log line and a notification with a fix.
+import * as net from 'node:net';
+import * as vscode from 'vscode';
+import {
+  Socks5Server,
+  StartError,
+  type ClosedConnectionInfo,
+  type ConnectionInfo,
+  type Endpoint,
+  type ServerStats,
+} from '../engine';
+import type { ProxyState } from './api';
+import { affectsSettings, readRawSettings, updateSetting } from './config';
+import { Disposable, toDisposable } from './dispose';
+import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
+import { errorMessage, type Log } from './log';
+import type { Secrets } from './secrets';
+import {
+  DEFAULT_SETTINGS,
+  isLoopbackHost,
+  planApply,
+  planStart,
+  summarizeProblems,
+  validateSettings,
+  type EngineOptions,
+  type ProxySettings,
+  type SettingProblem,
+  type StartPlan,
+} from './settings';
+import { Throttle } from './throttle';
+
+const RECENT_LIMIT = 50;
+
+/** A closed session and the listener generation it belonged to (ids restart with each listener). */
+export interface RecentEntry {
+  generation: number;
+  info: ClosedConnectionInfo;
+}
+
+type Fix = 'setPassword' | 'openSettings' | 'useAnotherPort' | 'showLog';
+
+export class ProxyController extends Disposable {
+  private server: Socks5Server | undefined;
+  private runningOptions: EngineOptions | undefined;
+  private unhook: vscode.Disposable | undefined;
+  private _generation = 0;
+  private _state: ProxyState = 'stopped';
+  private _error: string | undefined;
+  /** What the user asked for last: running (start/restart/autoStart) or not (stop). */
+  private wanted = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly recent: RecentEntry[] = [];
+  private _settings: ProxySettings = DEFAULT_SETTINGS;
+  private lastWarnings = '';
+  private lastProblems = '';
+  private shuttingDown: Promise<void> | undefined;
+
+  private readonly _onDidChangeState = this._register(new vscode.EventEmitter<ProxyState>());
+  /** The state changed. */
+  readonly onDidChangeState = this._onDidChangeState.event;
+
+  private readonly _onDidChangeConnections = this._register(new vscode.EventEmitter<void>());
+  /** Sessions opened, changed state or closed (batched: at most 4 per second). */
+  readonly onDidChangeConnections = this._onDidChangeConnections.event;
+
+  private readonly _onDidChangeSettings = this._register(new vscode.EventEmitter<void>());
+  /** The (valid) settings changed. */
+  readonly onDidChangeSettings = this._onDidChangeSettings.event;
+
+  private readonly connectionsChanged = new Throttle(() => this._onDidChangeConnections.fire(), 250);
+
+  constructor(
+    private readonly log: Log,
+    private readonly secrets: Secrets,
+  ) {
+    super();
+    this._register(toDisposable(() => this.connectionsChanged.dispose()));
+    const v = validateSettings(readRawSettings());
+    if (v.ok) this._settings = v.settings;
+  }
+
+  // --- read side -------------------------------------------------------------------------------
+
+  get state(): ProxyState {
+    return this._state;
+  }
+
+  get error(): string | undefined {
+    return this._state === 'error' ? this._error : undefined;
+  }
+
+  get address(): Endpoint | undefined {
+    return this._state === 'running' ? this.server?.address : undefined;
+  }
+
+  /** The last valid settings read. */
+  get settings(): ProxySettings {
+    return this._settings;
+  }
+
+  /** Bumped for every new listener; tree item ids include it. */
+  get generation(): number {
+    return this._generation;
+  }
+
+  /** User names that can log in on the running proxy (auth is off when empty). */
+  get activeUsers(): string[] {
+    return this.runningOptions ? [...this.runningOptions.users.keys()] : [];
+  }
+
+  connections(): ConnectionInfo[] {
+    return this.server?.connections() ?? [];
+  }
+
+  connection(id: number): ConnectionInfo | undefined {
+    return this.server?.connection(id);
+  }
+
+  recentEntries(): RecentEntry[] {
+    return this.recent.slice();
+  }
+
+  recentlyClosed(): ClosedConnectionInfo[] {
+    return this.recent.map((r) => r.info);
+  }
+
+  stats(): ServerStats | undefined {
+    return this.server?.stats();
+  }
+
+  activeCount(): number {
+    return this.server?.stats().active ?? 0;
+  }
+
+  statusModel(): StatusModel {
+    const s = this._settings;
+    const address = this.address;
+    const running = this.runningOptions;
+    return {
+      state: this._state,
+      ...(address ? { address } : {}),
+      configured: { host: s.host, port: s.port },
+      ...(this._error !== undefined && this._state === 'error' ? { error: this._error } : {}),
+      authUsers: running ? running.users.size : 0,
+      commands: running ? running.commands : s.commands,
+      ...(this.server && this._state === 'running' ? { stats: this.server.stats() } : {}),
+      exposed: !isLoopbackHost(address?.host ?? s.host),
+    };
+  }
+
+  // --- operations ------------------------------------------------------------------------------
+
+  /** Starts with the current settings. Resolves with the bound address, or undefined on failure. */
+  start(): Promise<Endpoint | undefined> {
+    this.wanted = true;
+    return this.enqueue('start', () => this.doStart(), undefined);
+  }
+
+  /** Stops and closes every connection; resolves when the port is released. */
+  stop(): Promise<void> {
+    this.wanted = false;
+    return this.enqueue('stop', () => this.doStop(), undefined);
+  }
+
+  toggle(): Promise<unknown> {
+    return this._state === 'running' || this._state === 'starting' ? this.stop() : this.start();
+  }
+
+  restart(): Promise<Endpoint | undefined> {
+    this.wanted = true;
+    return this.enqueue(
+      'restart',
+      async () => {
+        await this.doStop();
+        return this.doStart();
+      },
+      undefined,
+    );
+  }
+
+  /** Settings or passwords changed: apply live, move the listener, or retry a failed start. */
+  reapply(): Promise<void> {
+    return this.enqueue('apply settings', () => this.doApply(), undefined);
+  }
+
+  onConfigurationChanged(e: vscode.ConfigurationChangeEvent): void {
+    if (affectsSettings(e)) void this.reapply();
+  }
+
+  closeConnection(id: number): boolean {
+    return this.server?.closeConnection(id) ?? false;
+  }
+
+  closeAll(): number {
+    return this.server?.closeAll() ?? 0;
+  }
+
+  /** Stops the server for good (deactivate). Idempotent. */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.stop().then(() => this.dispose());
+    return this.shuttingDown;
+  }
+
+  override dispose(): void {
+    // Never leave a listener behind, even when disposed without shutdown().
+    const s = this.server;
+    this.server = undefined;
+    this.unhook?.dispose();
+    if (s) s.stop().catch(() => undefined);
+    super.dispose();
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  private enqueue<T>(what: string, op: () => Promise<T>, fallback: T): Promise<T> {
+    const run = this.queue.then(op).catch((err: unknown) => {
+      this.log.error(`SOCKS5: ${what} failed unexpectedly: ${errorMessage(err)}`);
+      if (err instanceof Error && err.stack) this.log.debug(err.stack);
+      return fallback;
+    });
+    this.queue = run;
+    return run;
+  }
+
+  private setState(state: ProxyState, error?: string): void {
+    const changed = state !== this._state || error !== this._error;
+    this._state = state;
+    this._error = error;
+    if (changed && !this.isDisposed) {
+      void vscode.commands.executeCommand('setContext', 'socks5.running', state === 'running');
+      void vscode.commands.executeCommand('setContext', 'socks5.state', state);
+      this._onDidChangeState.fire(state);
+    }
+  }
+
+  /** Reads + validates settings and passwords. Reports invalid settings. */
+  private async plan(): Promise<{ settings: ProxySettings; plan: StartPlan } | { problems: SettingProblem[] }> {
+    const v = validateSettings(readRawSettings());
+    for (const w of v.warnings) this.log.warn(w.message);
+    if (!v.ok) return { problems: v.errors };
+    this._settings = v.settings;
+    this._onDidChangeSettings.fire();
+    const passwords = await this.secrets.passwords(v.settings.users);
+    return { settings: v.settings, plan: planStart(v.settings, passwords) };
+  }
+
+  private async doStart(): Promise<Endpoint | undefined> {
+    if (this.server?.running) return this.server.address;
+    const p = await this.plan();
+    if ('problems' in p) {
+      const reason = `Invalid settings: ${summarizeProblems(p.problems)}`;
+      for (const e of p.problems) this.log.error(e.message);
+      this.fail(reason, ['openSettings'], p.problems[0]!.setting);
+      return undefined;
+    }
+    const { plan } = p;
+    if (!plan.ok) {
+      this.fail(plan.reason, ['setPassword', 'openSettings'], plan.fix === 'openSettings' ? 'socks5.host' : 'socks5.auth.users', plan.usersWithoutPassword[0]);
+      return undefined;
+    }
+    this.setState('starting');
+    const server = this.createServer(plan.options);
+    let address: Endpoint;
+    try {
+      address = await server.start();
+    } catch (err) {
+      this.startFailed(err, plan.options);
+      return undefined;
+    }
+    this.attach(server, plan.options);
+    this.setState('running');
+    const users = plan.options.users.size;
+    this.log.info(
+      `Authentication ${users > 0 ? `on (${plural(users, 'user')})` : 'off'}; commands: ${enabledCommandsText(plan.options.commands)}; ` +
+        `clients: ${buildProxyUrl(address)}`,
+    );
+    this.reportWarnings(plan.warnings, plan.usersWithoutPassword, true);
+    return address;
+  }
+
+  private async doStop(): Promise<void> {
+    const server = this.server;
+    if (!server) {
+      if (this._state !== 'stopped') this.setState('stopped');
+      return;
+    }
+    const open = server.stats().active;
+    try {
+      await server.stop();
+    } finally {
+      this.detach(server);
+      this.setState('stopped');
+    }
+    if (open > 0) this.log.info(`${plural(open, 'open connection')} closed by stopping the proxy`);
+  }
+
+  private async doApply(): Promise<void> {
+    const p = await this.plan();
+    if ('problems' in p) {
+      const key = JSON.stringify(p.problems);
+      for (const e of p.problems) this.log.error(e.message);
+      if (this.server) this.log.warn('The last valid configuration keeps running.');
+      if (key !== this.lastProblems) {
+        this.lastProblems = key;
+        const tail = this.server ? ' The proxy keeps running with the last valid settings.' : '';
+        this.notify('error', `SOCKS5: ${summarizeProblems(p.problems)}${tail}`, ['openSettings'], p.problems[0]!.setting);
+      }
+      return;
+    }
+    this.lastProblems = '';
+    const { plan } = p;
+
+    if (!this.server) {
+      // Stopped. A failed start the user still wants is retried with the new settings.
+      if (this.wanted && this._state === 'error') await this.doStart();
+      return;
+    }
+
+    const running = this.runningOptions!;
+    if (!plan.ok) {
+      // Never keep serving with credentials the user removed, nor open up a network listener.
+      const wasAuth = running.users.size > 0;
+      const exposed = !isLoopbackHost(this.server.address?.host ?? running.host);
+      if (plan.fix === 'setPassword' && !wasAuth && !exposed) {
+        this.notify(
+          'warning',
+          `SOCKS5: ${plan.reason} Until then the proxy keeps running without authentication.`,
+          ['setPassword'],
+          undefined,
+          plan.usersWithoutPassword[0],
+        );
+        return;
+      }
+      if (plan.fix === 'openSettings' && !exposed) {
+        // Only the move to a network address was refused: the loopback listener stays.
+        this.notify('error', `SOCKS5: ${plan.reason} The proxy keeps listening on ${formatEndpoint(this.server.address!)}.`, ['setPassword', 'openSettings'], 'socks5.host');
+        return;
+      }
+      this.log.warn(`Stopping the proxy: ${plan.reason}`);
+      await this.doStop();
+      this.wanted = true;
+      this.fail(`Stopped: ${plan.reason}`, ['setPassword', 'openSettings'], 'socks5.auth.users', plan.usersWithoutPassword[0]);
+      return;
+    }
+
+    const change = planApply(running, plan.options);
+    if (change.kind === 'none') {
+      this.reportWarnings(plan.warnings, plan.usersWithoutPassword, false);
+      return;
+    }
+    if (change.kind === 'live') {
+      this.server.setOptions(change.live);
+      this.runningOptions = plan.options;
+      this.log.info(`Applied ${change.changed.join(', ')} (affects new connections; open ones keep their settings)`);
+      this.reportWarnings(plan.warnings, plan.usersWithoutPassword, false);
+      this._onDidChangeConnections.fire();
+      return;
+    }
+    await this.moveListener(plan.options, change.changed);
+    this.reportWarnings(plan.warnings, plan.usersWithoutPassword, false);
+  }
+
+  /** host/port changed while running: bind the new address, then let the old listener go. */
+  private async moveListener(next: EngineOptions, changed: string[]): Promise<void> {
+    const old = this.server!;
+    const oldOptions = this.runningOptions!;
+    const from = old.address ? formatEndpoint(old.address) : `${oldOptions.host}:${oldOptions.port}`;
+    this.log.info(`${changed.join(' and ')} changed: moving the listener from ${from} to ${formatEndpoint(next)}`);
+    this.setState('starting');
+
+    let fresh = this.createServer(next);
+    try {
+      await fresh.start();
+    } catch (err) {
+      const sharesPort = err instanceof StartError && err.code === 'EADDRINUSE' && next.port !== 0 && next.port === old.address?.port;
+      if (!sharesPort) {
+        // The old listener never stopped: it keeps running, which is the last good configuration.
+        this.setState('running');
+        const reason = err instanceof Error ? err.message : String(err);
+        this.log.error(`Cannot move the listener to ${formatEndpoint(next)}: ${reason}. Still listening on ${from}.`);
+        this.notify('error', `SOCKS5: ${reason}. The proxy keeps listening on ${from}.`, this.fixesFor(err), 'socks5.port');
+        return;
+      }
+      // Our own listener holds the port (e.g. 127.0.0.1:1080 → 0.0.0.0:1080): free it, then bind.
+      const open = await this.stopOld(old);
+      fresh = this.createServer(next);
+      try {
+        await fresh.start();
+      } catch (err2) {
+        this.log.error(`Cannot move the listener to ${formatEndpoint(next)}: ${errorMessage(err2)}; ${open} connection(s) were closed.`);
+        this.startFailed(err2, next);
+        return;
+      }
+      this.attach(fresh, next);
+      this.setState('running');
+      this.log.info(`Listening on ${formatEndpoint(fresh.address!)}; ${plural(open, 'open connection')} on ${from} ${open === 1 ? 'was' : 'were'} closed.`);
+      return;
+    }
+    const open = await this.stopOld(old);
+    this.attach(fresh, next);
+    this.setState('running');
+    this.log.info(`Listening on ${formatEndpoint(fresh.address!)}; ${plural(open, 'open connection')} on ${from} ${open === 1 ? 'was' : 'were'} closed.`);
+  }
+
+  private async stopOld(old: Socks5Server): Promise<number> {
+    const open = old.stats().active;
+    try {
+      await old.stop();
+    } finally {
+      this.detach(old);
+    }
+    return open;
+  }
+
+  private createServer(options: EngineOptions): Socks5Server {
+    return new Socks5Server({ ...options, logger: this.log });
+  }
+
+  private attach(server: Socks5Server, options: EngineOptions): void {
+    this.unhook?.dispose();
+    this._generation++;
+    const generation = this._generation;
+    const changed = (): void => this.connectionsChanged.schedule();
+    const closed = (info: ClosedConnectionInfo): void => {
+      this.recent.unshift({ generation, info });
+      if (this.recent.length > RECENT_LIMIT) this.recent.length = RECENT_LIMIT;
+      changed();
+    };
+    server.on('open', changed);
+    server.on('update', changed);
+    server.on('close', closed);
+    this.server = server;
+    this.runningOptions = options;
+    this.unhook = toDisposable(() => {
+      server.off('open', changed);
+      server.off('update', changed);
+      server.off('close', closed);
+    });
+    changed();
+  }
+
+  private detach(server: Socks5Server): void {
+    if (this.server !== server) return;
+    this.unhook?.dispose();
+    this.unhook = undefined;
+    this.server = undefined;
+    this.runningOptions = undefined;
+    this.connectionsChanged.schedule();
+  }
+
+  private startFailed(err: unknown, options: EngineOptions): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.fail(reason.endsWith('.') ? reason : `${reason}.`, this.fixesFor(err), 'socks5.port', undefined, options);
+  }
+
+  private fixesFor(err: unknown): Fix[] {
+    if (err instanceof StartError) {
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') return ['useAnotherPort', 'openSettings'];
+      if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return ['openSettings'];
+    }
+    return ['showLog', 'openSettings'];
+  }
+
+  /** The `error` state: a log line, the status bar, and a notification with the fixes. */
+  private fail(reason: string, fixes: Fix[], setting?: string, user?: string, options?: EngineOptions): void {
+    this.log.error(reason);
+    this.setState('error', reason);
+    this.notify('error', `SOCKS5 proxy: ${reason}`, fixes, setting, user, options);
+  }
+
+  private reportWarnings(warnings: string[], usersWithoutPassword: string[], always: boolean): void {
+    const key = warnings.join('\n');
+    if (!always && key === this.lastWarnings) return;
+    this.lastWarnings = key;
+    for (const w of warnings) {
+      this.log.warn(w);
+      const fixes: Fix[] = /no password/.test(w) ? ['setPassword'] : ['openSettings'];
+      this.notify('warning', `SOCKS5: ${w}`, fixes, 'socks5.allowUnauthenticatedRemote', usersWithoutPassword[0]);
+    }
+  }
+
+  /**
+   * Shows a notification without waiting for it (a notification stays until dismissed: awaiting
+   * it inside the queue would block every later operation).
+   */
+  private notify(kind: 'error' | 'warning', message: string, fixes: Fix[], setting?: string, user?: string, options?: EngineOptions): void {
+    if (this.isDisposed) return;
+    const labels: Record<Fix, string> = {
+      setPassword: 'Set Password…',
+      openSettings: 'Open Settings',
+      useAnotherPort: 'Use Another Port',
+      showLog: 'Show Log',
+    };
+    const actions = fixes.map((f) => labels[f]);
+    const shown = kind === 'error' ? vscode.window.showErrorMessage(message, ...actions) : vscode.window.showWarningMessage(message, ...actions);
+    shown.then(
+      (picked) => {
+        const fix = fixes.find((f) => labels[f] === picked);
+        if (!fix) return;
+        let run: Thenable<unknown>;
+        switch (fix) {
+          case 'setPassword':
+            run = vscode.commands.executeCommand('socks5.setPassword', user);
+            break;
+          case 'openSettings':
+            run = vscode.commands.executeCommand('socks5.openSettings', setting);
+            break;
+          case 'showLog':
+            run = vscode.commands.executeCommand('socks5.showLog');
+            break;
+          case 'useAnotherPort':
+            run = this.useAnotherPort(options?.host ?? this._settings.host);
+            break;
+        }
+        run.then(undefined, (err: unknown) => this.log.error(`${labels[fix]} failed: ${errorMessage(err)}`));
+      },
+      () => undefined,
+    );
+  }
+
+  /** Suggests a free port, writes the accepted one to socks5.port and starts there. */
+  private async useAnotherPort(host: string): Promise<void> {
+    const suggestion = await freePort(host).catch(() => 0);
+    const value = await vscode.window.showInputBox({
+      title: 'SOCKS5: Use Another Port',
+      prompt: `Port for the proxy on ${host} (0 = any free port). Saved to socks5.port in your user settings.`,
+      value: String(suggestion),
+      ignoreFocusOut: true,
+      validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) <= 65535 ? undefined : 'Enter an integer from 0 to 65535'),
+    });
+    if (value === undefined) return;
+    this.wanted = true;
+    await updateSetting('port', Number(value.trim()));
+    // The configuration change retries the start; make sure it happens even if nothing changed.
+    await this.start();
+  }
+}
+
+/** A port that is free on `host` right now (the OS picks it). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen({ host, port: 0, exclusive: true }, () => {
+      const a = srv.address();
+      const port = a && typeof a === 'object' ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
