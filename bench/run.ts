@@ -1,0 +1,351 @@
+// `npm run bench [-- --quick] [--rounds N] [--only a,b] [--servers ours,microsocks,dante] [--out FILE]`
+//
+// Measures this project's SOCKS5 server (through its CLI) side by side with microsocks, Dante and
+// a direct connection, on loopback, and writes docs/benchmarks.md (+ docs/benchmarks.svg).
+// Runs alternate (direct, ours, microsocks, Dante, direct, ours, …) so that machine noise hits all
+// alike; every figure is a median over the rounds, with min–max.
+// The load runs in its own process (bench/client.ts) and so do the targets (bench/targets.ts).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Job, Result, Watch, Endpoint } from './client';
+import { dante, direct, microsocks, NOFILE, ours, stopChild, withNofile, type Contender, type Running } from './servers';
+import { render, type Environment, type ExtensionFigures, type Metric, type Runs } from './report';
+
+const ROOT = resolve(__dirname, '..');
+
+interface Args {
+  quick: boolean;
+  rounds: number;
+  only: string[] | undefined;
+  servers: string[];
+  out: string;
+  write: boolean;
+  idleConnections: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    quick: false,
+    rounds: 3,
+    only: undefined,
+    servers: ['ours', 'microsocks', 'dante'],
+    out: join(ROOT, 'docs', 'benchmarks.md'),
+    write: true,
+    // The proxy holds two sockets per connection: 10,000 when the fd limit allows it.
+    idleConnections: Math.min(10_000, Math.floor((NOFILE - 100) / 200) * 100),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--quick') a.quick = true;
+    else if (k === '--rounds') a.rounds = Math.max(1, Number(v()));
+    else if (k === '--only') a.only = v().split(',');
+    else if (k === '--servers') a.servers = v().split(',');
+    else if (k === '--out') a.out = resolve(v());
+    else if (k === '--no-write') a.write = false;
+    else if (k === '--idle-connections') a.idleConnections = Number(v());
+    else if (k === '-h' || k === '--help') {
+      process.stdout.write(
+        'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32]\n' +
+          '                 [--servers ours,microsocks,dante] [--idle-connections N] [--out FILE] [--no-write]\n',
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+const log = (msg: string): void => {
+  process.stderr.write(`[bench +${Math.round((Date.now() - T0) / 1000)}s] ${msg}\n`);
+};
+const T0 = Date.now();
+
+function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+// ------------------------------------------------------------------------------ build
+
+async function build(work: string): Promise<{ cli: string; client: string; targets: string; extensionBuilt: boolean }> {
+  const esbuild = await import('esbuild');
+  const common = { bundle: true, platform: 'node' as const, format: 'cjs' as const, target: 'node20', logLevel: 'warning' as const };
+  await esbuild.build({ ...common, entryPoints: [join(ROOT, 'bench/client.ts')], outfile: join(work, 'client.js') });
+  await esbuild.build({ ...common, entryPoints: [join(ROOT, 'bench/targets.ts')], outfile: join(work, 'targets.js') });
+  if (existsSync(join(ROOT, 'src/extension.ts'))) {
+    log('building with `node esbuild.mjs --production` (dist/cli.js, dist/extension.js)');
+    const r = sh(process.execPath, ['esbuild.mjs', '--production']);
+    if (!r.ok) throw new Error(`node esbuild.mjs --production failed:\n${r.out}`);
+    return { cli: join(ROOT, 'dist/cli.js'), client: join(work, 'client.js'), targets: join(work, 'targets.js'), extensionBuilt: true };
+  }
+  log('src/extension.ts does not exist yet: building only the CLI (production settings) into a temp dir');
+  const pkg = JSON.parse(sh('cat', [join(ROOT, 'package.json')]).out) as { version: string };
+  await esbuild.build({
+    ...common,
+    minify: true,
+    entryPoints: [join(ROOT, 'src/cli.ts')],
+    outfile: join(work, 'cli.js'),
+    define: { __VERSION__: JSON.stringify(pkg.version) },
+  });
+  return { cli: join(work, 'cli.js'), client: join(work, 'client.js'), targets: join(work, 'targets.js'), extensionBuilt: false };
+}
+
+// ------------------------------------------------------------------------------ processes
+
+interface Targets {
+  ports: { source: number; sink: number; echo: number; echoHosts: string[]; udp: number };
+  watch: Watch;
+  stop(): Promise<void>;
+}
+
+const ECHO_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
+function startTargets(js: string): Promise<Targets> {
+  const [cmd, args] = withNofile(process.execPath, [js, JSON.stringify(ECHO_HOSTS)]);
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolveP, reject) => {
+    let out = '';
+    child.once('exit', (code) => reject(new Error(`targets exited with code ${code}`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      resolveP({ ports: JSON.parse(out.slice(0, nl)), watch: { pid: child.pid!, tree: false }, stop: () => stopChild(child) });
+    });
+  });
+}
+
+function runClient(js: string, job: Job): Promise<Result> {
+  const [cmd, args] = withNofile(process.execPath, [js, JSON.stringify(job)]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), job.warmMs + job.measureMs + 90_000);
+  return new Promise((resolveP) => {
+    child.on('close', () => {
+      clearTimeout(killer);
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolveP(JSON.parse(line) as Result);
+      } catch {
+        resolveP({ ok: false, error: `client crashed: ${err.trim().split('\n').slice(-3).join(' ')}`, rate: 0, clientCpu: 0, proxyCpu: 0, targetCpu: 0, errors: 1, count: 0 });
+      }
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------ plan
+
+export const METRICS: Metric[] = [
+  { id: 'down1', title: '1-stream download' },
+  { id: 'up1', title: '1-stream upload' },
+  { id: 'down8', title: '8-stream download' },
+  { id: 'up8', title: '8-stream upload' },
+  { id: 'conn', title: 'connections, 64 concurrent clients' },
+  { id: 'rtt', title: '64-byte round trips, 1 connection' },
+  { id: 'idle', title: 'idle connections' },
+  { id: 'udp1', title: 'UDP round trips (64-byte datagrams)' },
+  { id: 'udp32', title: 'UDP, 32 datagrams in flight' },
+];
+
+function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job | undefined {
+  const warmMs = args.quick ? 250 : 500;
+  const measureMs = args.quick ? 600 : 2000;
+  const common = {
+    proxy: proxy.endpoint,
+    warmMs,
+    measureMs,
+    proxyWatch: proxy.watch,
+    targetWatch: t.watch,
+  };
+  const p = t.ports;
+  const at = (port: number): Endpoint => ({ host: '127.0.0.1', port });
+  switch (id) {
+    case 'down1':
+      return { kind: 'tput', dir: 'down', streams: 1, target: at(p.source), ...common };
+    case 'up1':
+      return { kind: 'tput', dir: 'up', streams: 1, target: at(p.sink), ...common };
+    case 'down8':
+      return { kind: 'tput', dir: 'down', streams: 8, target: at(p.source), ...common };
+    case 'up8':
+      return { kind: 'tput', dir: 'up', streams: 8, target: at(p.sink), ...common };
+    case 'conn':
+      return { kind: 'connrate', concurrency: 64, hosts: p.echoHosts, target: at(p.echo), ...common };
+    case 'rtt':
+      return { kind: 'rtt', size: 64, target: at(p.echo), ...common };
+    case 'idle':
+      return {
+        kind: 'idle',
+        count: args.quick ? Math.min(2000, args.idleConnections) : args.idleConnections,
+        parallel: 128,
+        settleMs: args.quick ? 500 : 1500,
+        target: at(p.echo),
+        ...common,
+      };
+    case 'udp1':
+      return { kind: 'udp', inflight: 1, size: 64, target: at(p.udp), ...common };
+    case 'udp32':
+      return { kind: 'udp', inflight: 32, size: 64, target: at(p.udp), ...common };
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------------------ environment
+
+function environment(args: Args): Environment {
+  const dpkg = (p: string): string => {
+    const r = sh('dpkg-query', ['-W', '-f=${Version}', p]);
+    return r.ok ? r.out : 'not installed';
+  };
+  const cpu = sh('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).out.trim() || 'unknown';
+  const rev = sh('git', ['rev-parse', '--short', 'HEAD']).out || 'unknown';
+  const dirty = sh('git', ['status', '--porcelain', '--', 'src']).out.length > 0;
+  return {
+    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    node: process.version,
+    microsocks: dpkg('microsocks'),
+    dante: dpkg('dante-server'),
+    kernel: sh('uname', ['-r']).out,
+    os: existsSync('/etc/debian_version') ? `Debian ${sh('cat', ['/etc/debian_version']).out}` : sh('uname', ['-s']).out,
+    cpu: `${cpu}, ${sh('nproc', []).out} cores`,
+    memory: `${Math.round(Number(sh('sh', ['-c', "awk '/MemTotal/{print $2}' /proc/meminfo"]).out) / 1024 / 1024)} GiB`,
+    commit: `${rev}${dirty ? ' (with uncommitted changes in src/)' : ''}`,
+    quick: args.quick,
+    rounds: args.rounds,
+  };
+}
+
+function extensionFigures(extensionBuilt: boolean, work: string): ExtensionFigures {
+  const fig: ExtensionFigures = {};
+  const ext = join(ROOT, 'dist/extension.js');
+  if (extensionBuilt && existsSync(ext)) fig.extensionJsBytes = statSync(ext).size;
+  else fig.extensionJsNote = 'n/a: src/extension.ts does not exist yet';
+  if (extensionBuilt) {
+    const out = join(work, 'bench.vsix');
+    log('packaging the VSIX (`npm run package`)');
+    const r = sh('npm', ['run', '--silent', 'package', '--', '--out', out]);
+    if (r.ok && existsSync(out)) fig.vsixBytes = statSync(out).size;
+    else fig.vsixNote = `n/a: npm run package failed (${r.out.split('\n').slice(-2).join(' ').slice(0, 200)})`;
+  } else fig.vsixNote = 'n/a: no extension to package yet';
+  fig.activationNote =
+    'n/a: activation happens inside a VS Code extension host; this benchmark runs without one ' +
+    '(the extension declares no eager activation events, so it costs nothing at VS Code start-up).';
+  return fig;
+}
+
+// ------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const only = args.only ? METRICS.filter((m) => args.only!.includes(m.id)) : METRICS;
+  if (process.platform !== 'linux') throw new Error('the benchmark reads /proc: Linux only');
+
+  // Peers: install when root (idempotent), otherwise say how.
+  const setup = sh('bash', [join(ROOT, 'bench/setup.sh')]);
+  log(setup.out.split('\n').pop() ?? '');
+
+  const work = mkdtempSync(join(tmpdir(), 'socks5-bench-'));
+  const logDir = join(work, 'logs');
+  mkdirSync(logDir);
+  log(`work dir ${work}`);
+  const built = await build(work);
+
+  const all: Contender[] = [direct()];
+  if (args.servers.includes('ours')) all.push(ours(built.cli, logDir));
+  if (args.servers.includes('microsocks')) all.push(microsocks(logDir));
+  if (args.servers.includes('dante')) all.push(dante(work, logDir));
+  const contenders = all.filter((c) => {
+    if (c.missing) log(`skipping ${c.label}: ${c.missing}`);
+    return !c.missing;
+  });
+
+  const targets = await startTargets(built.targets);
+  const running = new Map<string, Running>();
+  const runs: Runs = {};
+  const na: Record<string, Record<string, string>> = {};
+  const cleanup = async (): Promise<void> => {
+    for (const r of running.values()) await r.stop();
+    running.clear();
+    await targets.stop();
+  };
+  process.on('SIGINT', () => {
+    cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    for (const c of contenders) running.set(c.name, await c.start());
+    log(`contenders: ${contenders.map((c) => c.label).join(', ')}; rounds: ${args.rounds}${args.quick ? ' (quick)' : ''}`);
+
+    for (const m of only) {
+      runs[m.id] = {};
+      for (let round = 0; round < args.rounds; round++) {
+        for (const c of contenders) {
+          if ((m.id === 'udp1' || m.id === 'udp32') && !c.udp) {
+            (na[m.id] ??= {})[c.name] = 'none';
+            continue;
+          }
+          if (na[m.id]?.[c.name]) continue;
+          let server = running.get(c.name)!;
+          if (m.id === 'idle' && c.name !== 'direct') {
+            // Memory is measured on a fresh process: restart it.
+            await server.stop();
+            server = await c.start();
+            running.set(c.name, server);
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          const job = jobFor(m.id, args, targets, server)!;
+          const res = await runClient(built.client, job);
+          if (!res.ok) {
+            log(`${m.id} ${c.name} round ${round + 1}: FAILED ${res.error ?? ''}`);
+            if ((m.id === 'udp1' || m.id === 'udp32') && /reply 0x7/.test(res.error ?? '')) {
+              (na[m.id] ??= {})[c.name] = 'n/a (UDP ASSOCIATE not implemented yet)';
+              continue;
+            }
+          } else log(`${m.id} ${c.name} round ${round + 1}: ${summary(m.id, res)}`);
+          (runs[m.id]![c.name] ??= []).push(res);
+        }
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const fig = extensionFigures(built.extensionBuilt, work);
+  const env = environment(args);
+  const { markdown, svg } = render({ metrics: only, contenders: contenders.map((c) => ({ name: c.name, label: c.label })), runs, na, env, fig, idleCount: args.quick ? Math.min(2000, args.idleConnections) : args.idleConnections });
+  if (args.write) {
+    mkdirSync(dirname(args.out), { recursive: true });
+    writeFileSync(args.out, markdown);
+    writeFileSync(join(dirname(args.out), 'benchmarks.svg'), svg);
+    writeFileSync(join(work, 'results.json'), JSON.stringify({ runs, na, env, fig }, null, 1));
+    log(`wrote ${args.out} and ${join(dirname(args.out), 'benchmarks.svg')} (raw results: ${join(work, 'results.json')})`);
+  } else process.stdout.write(markdown);
+  // Keep the work dir (server logs, raw results) only when something failed.
+  const failed = Object.values(runs).some((byServer) => Object.values(byServer).some((rs) => rs.some((r) => !r.ok)));
+  if (!failed) rmSync(work, { recursive: true, force: true });
+  else log(`some runs failed: logs and raw results kept in ${work}`);
+  log('done');
+}
+
+function summary(id: string, r: Result): string {
+  const cpu = `client ${(r.clientCpu * 100).toFixed(0)}% proxy ${(r.proxyCpu * 100).toFixed(0)}% targets ${(r.targetCpu * 100).toFixed(0)}%`;
+  if (id.startsWith('down') || id.startsWith('up')) return `${(r.rate / 1048576).toFixed(0)} MiB/s (${cpu})`;
+  if (id === 'conn') return `${r.rate.toFixed(0)} conn/s, ${r.proxyCpuPerConnUs?.toFixed(0)} µs proxy CPU/conn (${cpu})`;
+  if (id === 'idle') return `${((r.rssPerConn ?? 0) / 1024).toFixed(1)} KiB RSS/conn, ${((r.pssPerConn ?? 0) / 1024).toFixed(1)} KiB PSS/conn, ${r.count} conns in ${r.openMs} ms, ${r.processes} processes`;
+  return `${r.rate.toFixed(0)}/s${r.p50us ? ` p50 ${r.p50us.toFixed(0)} µs p99 ${r.p99us?.toFixed(0)} µs` : ''} (${cpu})`;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+// The contenders: this project's server (through its CLI), microsocks, Dante, and "direct" (no proxy).
+// Each is started as a child process on loopback and stopped by its PID.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Endpoint, Watch } from './client';
+
+/**
+ * The fd limit every process of the benchmark gets: the hard limit, capped at 65,536. Raising the
+ * hard limit itself needs CAP_SYS_RESOURCE, which containers often lack.
+ */
+export const NOFILE = Math.min(65536, Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024);
+
+export interface Running {
+  endpoint: Endpoint | null;
+  watch: Watch | null;
+  stop(): Promise<void>;
+}
+
+export interface Contender {
+  name: string;
+  label: string;
+  /** Why it cannot run here (missing binary…); undefined when it can. */
+  missing?: string;
+  /** Has a UDP ASSOCIATE relay at all (false: the UDP rows say "none"). */
+  udp: boolean;
+  start(): Promise<Running>;
+}
+
+/** `prlimit` raises the fd limit and then execs the command: the child's PID is the command's. */
+export function withNofile(cmd: string, args: string[]): [string, string[]] {
+  return ['prlimit', [`--nofile=${NOFILE}:${NOFILE}`, '--', cmd, ...args]];
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (let i = 0; i < 500 && Date.now() < until; i++) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} did not open within ${ms} ms`);
+}
+
+/** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited. */
+export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function direct(): Contender {
+  return {
+    name: 'direct',
+    label: 'direct (no proxy)',
+    udp: true,
+    async start() {
+      return { endpoint: null, watch: null, stop: async () => {} };
+    },
+  };
+}
+
+export function ours(cliPath: string, logDir: string): Contender {
+  return {
+    name: 'ours',
+    label: 'this project',
+    udp: true,
+    start() {
+      const [cmd, args] = withNofile(process.execPath, [cliPath, '--host', '127.0.0.1', '--port', '0', '-q', '--max-connections', '30000']);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stderr!.pipe(createWriteStream(join(logDir, 'ours.log'), { flags: 'a' }));
+      return new Promise<Running>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error('our CLI did not print its port within 10 s')), 10_000);
+        child.once('exit', (code) => reject(new Error(`our CLI exited with code ${code}`)));
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (\S+):(\d+)/.exec(out);
+          if (!m) return;
+          clearTimeout(timer);
+          child.stdout!.removeAllListeners('data');
+          child.stdout!.resume();
+          resolve({
+            endpoint: { host: '127.0.0.1', port: Number(m[2]) },
+            watch: { pid: child.pid!, tree: false },
+            stop: () => stopChild(child),
+          });
+        });
+      });
+    },
+  };
+}
+
+export function microsocks(logDir: string): Contender {
+  const c: Contender = {
+    name: 'microsocks',
+    label: 'microsocks',
+    udp: false,
+    async start() {
+      const port = await freePort();
+      const [cmd, args] = withNofile('microsocks', ['-i', '127.0.0.1', '-p', String(port)]);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.pipe(createWriteStream(join(logDir, 'microsocks.log'), { flags: 'a' }));
+      await waitForPort(port, child, 5000);
+      return { endpoint: { host: '127.0.0.1', port }, watch: { pid: child.pid!, tree: false }, stop: () => stopChild(child) };
+    },
+  };
+  if (!has('microsocks')) c.missing = 'microsocks is not installed (apt-get install -y microsocks, or run bench/setup.sh as root)';
+  return c;
+}
+
+export function dante(workDir: string, logDir: string): Contender {
+  const bin = existsSync('/usr/sbin/danted') ? '/usr/sbin/danted' : 'danted';
+  const c: Contender = {
+    name: 'dante',
+    label: 'Dante',
+    udp: true,
+    async start() {
+      const port = await freePort();
+      const dir = join(workDir, 'dante');
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o1777); // danted's unprivileged user keeps lock files here (TMPDIR)
+      const conf = join(dir, 'danted.conf');
+      writeFileSync(
+        conf,
+        [
+          '# Written by bench/run.ts: loopback only, no authentication.',
+          `logoutput: ${join(logDir, 'dante.log')}`,
+          `internal: 127.0.0.1 port = ${port}`,
+          'external: 127.0.0.1',
+          'clientmethod: none',
+          'socksmethod: none',
+          'user.privileged: root',
+          'user.unprivileged: nobody',
+          'client pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
+          'socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
+          '',
+        ].join('\n'),
+      );
+      const [cmd, args] = withNofile(bin, ['-f', conf, '-p', join(dir, 'danted.pid')]);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: dir } });
+      child.stderr!.pipe(createWriteStream(join(logDir, 'dante.log'), { flags: 'a' }));
+      await waitForPort(port, child, 10_000);
+      return { endpoint: { host: '127.0.0.1', port }, watch: { pid: child.pid!, tree: true }, stop: () => stopChild(child, 5000) };
+    },
+  };
+  if (!existsSync('/usr/sbin/danted') && !has('danted'))
+    c.missing = 'danted is not installed (apt-get install -y dante-server, or run bench/setup.sh as root)';
+  return c;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the benchmark's peers, Debian's microsocks and dante-server (danted). Idempotent:
+# prints "ok" and exits when both are present. Needs root (or sudo) only when something is missing.
+# The benchmark never uses the package's system service: it runs danted itself, in the foreground,
+# with a loopback-only config it writes.
+set -euo pipefail
+
+missing=()
+command -v microsocks >/dev/null 2>&1 || missing+=(microsocks)
+[ -x /usr/sbin/danted ] || command -v danted >/dev/null 2>&1 || missing+=(dante-server)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bench/setup.sh: ok (microsocks and danted installed)"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "bench/setup.sh: need root to install ${missing[*]}: apt-get install -y ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "bench/setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "bench/setup.sh: ok"
