@@ -30,11 +30,15 @@ function pipe(session: Session, from: Socket, to: Socket, side: 'client' | 'targ
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => {
+  const onEnd = () => {
     session.endOutcome ??=
       side === 'client'
         ? { kind: 'closed-by-client', message: 'closed by client' }
         : { kind: 'closed-by-target', message: 'closed by target' };
     to.end();
-  });
+  };
+  // Node emits 'end' at EOF when nothing is buffered, even on a paused socket: a client that sent
+  // its request and FIN together has already ended by now, and its FIN must still reach the target.
+  if (from.readableEnded) onEnd();
+  else from.on('end', onEnd);
 }
