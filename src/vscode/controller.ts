@@ -325,6 +325,7 @@ export class ProxyController extends Disposable {
       const wasAuth = running.users.size > 0;
       const exposed = !isLoopbackHost(this.server.address?.host ?? running.host);
       if (plan.fix === 'setPassword' && !wasAuth && !exposed) {
+        this.log.warn(`${plan.reason} Until then the proxy keeps running without authentication.`);
         this.notify(
           'warning',
           `SOCKS5: ${plan.reason} Until then the proxy keeps running without authentication.`,
@@ -336,6 +337,7 @@ export class ProxyController extends Disposable {
       }
       if (plan.fix === 'openSettings' && !exposed) {
         // Only the move to a network address was refused: the loopback listener stays.
+        this.log.error(`${plan.reason} The proxy keeps listening on ${formatEndpoint(this.server.address!)}.`);
         this.notify('error', `SOCKS5: ${plan.reason} The proxy keeps listening on ${formatEndpoint(this.server.address!)}.`, ['setPassword', 'openSettings'], 'socks5.host');
         return;
       }

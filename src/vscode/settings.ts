@@ -360,7 +360,7 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
         fix: 'openSettings',
         usersWithoutPassword: missing,
         reason:
-          `Refusing to start: socks5.host is "${settings.host}", which other machines can reach, and socks5.auth.users is empty, ` +
+          `Refusing to listen without authentication: socks5.host is "${settings.host}", which other machines can reach, and socks5.auth.users is empty, ` +
           'so anyone could use this proxy. Add a user with "SOCKS5: Set Password…", use 127.0.0.1, or set socks5.allowUnauthenticatedRemote.',
       };
     }
