@@ -354,8 +354,13 @@ export async function installVsix(dirs: Dirs, vsix: string): Promise<string> {
   return out.trim();
 }
 
-/** Newest `*.vsix` in the repository root (what `npm run package` wrote). */
+/** The VSIX `npm run package` wrote (`<name>-<version>.vsix`); SOCKS5_E2E_VSIX overrides. */
 export function findVsix(): string {
+  const override = process.env.SOCKS5_E2E_VSIX;
+  if (override) {
+    if (!existsSync(override)) throw new Error(`SOCKS5_E2E_VSIX=${override} not found`);
+    return override;
+  }
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
   const vsix = path.join(REPO_ROOT, `${pkg.name}-${pkg.version}.vsix`);
   if (!existsSync(vsix)) throw new Error(`${vsix} not found: run npm run package first`);
@@ -545,24 +550,36 @@ export async function openPalette(page: Page): Promise<void> {
 
 /**
  * Runs a command from the palette by its full title as the palette shows it
- * (`Category: Title`, e.g. `SOCKS5: Start Proxy`). Fails if no palette entry has that title.
+ * (`Category: Title`, e.g. `SOCKS5: Start Proxy`). Fails if no palette entry has that title
+ * within `timeoutMs`. The palette takes its list of commands when it opens, so while the list is
+ * still missing the title (extensions still registering) it is closed and opened again.
  */
 export async function runCommand(page: Page, title: string, { timeoutMs = 15_000 } = {}): Promise<void> {
-  await openPalette(page);
-  const input = page.locator(SEL.quickInputBox);
-  await input.fill(`>${title}`);
+  const deadline = Date.now() + timeoutMs;
   const row = page
     .locator(SEL.quickInputRow)
     .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$`) }) })
     .first();
-  try {
-    await row.waitFor({ state: 'visible', timeout: timeoutMs });
-  } catch {
-    const shown = await page.locator(`${SEL.quickInputRow} .label-name`).allTextContents().catch(() => []);
-    await page.keyboard.press('Escape');
-    throw new Error(`command "${title}" is not in the palette; it shows: ${JSON.stringify(shown.slice(0, 10))}`);
+  let shown: string[] = [];
+  let lastError = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await openPalette(page);
+      await page.locator(SEL.quickInputBox).fill(`>${title}`, { timeout: 3_000 });
+      const wait = Math.max(1_000, Math.min(4_000, deadline - Date.now()));
+      await row.waitFor({ state: 'visible', timeout: wait });
+      await row.click({ timeout: 3_000 });
+      return;
+    } catch (e) {
+      // Not listed yet, or the palette lost focus and closed (the workbench re-rendered).
+      lastError = (e as Error).message.split('\n')[0] ?? '';
+      shown = await page.locator(`${SEL.quickInputRow} .label-name`).allTextContents().catch(() => []);
+      await page.keyboard.press('Escape');
+    }
+    if (Date.now() >= deadline) break;
   }
-  await row.click();
+  if (shown.length === 0 && lastError) shown = [`(${lastError})`];
+  throw new Error(`command "${title}" is not in the palette; it shows: ${JSON.stringify(shown.slice(0, 10))}`);
 }
 
 /** The status bar item whose text matches (string = substring), once visible (bounded). */
