@@ -5,7 +5,7 @@ import type { Socks5ProxyApi } from './vscode/api';
 import { registerCommands } from './vscode/commands';
 import { ConnectionsView } from './vscode/connectionsView';
 import { ProxyController } from './vscode/controller';
-import { Log, errorMessage } from './vscode/log';
+import { Log, background, errorMessage } from './vscode/log';
 import { Secrets } from './vscode/secrets';
 import { StatusBar } from './vscode/statusBar';
 
@@ -21,8 +21,8 @@ export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
   controller = ctl;
   context.subscriptions.push(ctl);
 
-  void vscode.commands.executeCommand('setContext', 'socks5.running', false);
-  void vscode.commands.executeCommand('setContext', 'socks5.state', 'stopped');
+  background(vscode.commands.executeCommand('setContext', 'socks5.running', false), log);
+  background(vscode.commands.executeCommand('setContext', 'socks5.state', 'stopped'), log);
 
   const view = new ConnectionsView(ctl);
   context.subscriptions.push(

@@ -5,7 +5,7 @@ import { configuredUsers, updateSetting } from './config';
 import type { ConnectionNode, ConnectionsView } from './connectionsView';
 import type { ProxyController } from './controller';
 import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint } from './format';
-import { errorMessage, type Log } from './log';
+import { background, errorMessage, type Log } from './log';
 import type { Secrets } from './secrets';
 import { isLoopbackHost, passwordProblem, usernameProblem } from './settings';
 
@@ -28,9 +28,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       } catch (err) {
         const message = errorMessage(err);
         log.error(`${id} failed: ${message}`);
-        void vscode.window.showErrorMessage(`SOCKS5: ${message}`, 'Show Log').then(
-          (picked) => picked && log.show(),
-          () => undefined,
+        background(
+          vscode.window.showErrorMessage(`SOCKS5: ${message}`, 'Show Log').then((picked) => picked && log.show()),
+          log,
         );
         return undefined;
       }
@@ -79,7 +79,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const url = buildProxyUrl(address, user);
       await vscode.env.clipboard.writeText(url);
       const note = running ? '' : ' (the proxy is not running)';
-      void vscode.window.showInformationMessage(`Copied ${url} to the clipboard${note}.`);
+      background(vscode.window.showInformationMessage(`Copied ${url} to the clipboard${note}.`));
       return url;
     }),
 
@@ -131,17 +131,21 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (added) await updateSetting('auth.users', [...users, user]);
       log.info(`Password for "${user}" ${added ? 'set (new user)' : 'changed'}`);
       await controller.reapply();
-      void vscode.window.showInformationMessage(
-        `${added ? `User "${user}" added` : `Password for "${user}" saved`}${controller.state === 'running' ? '; it applies to new connections' : ''}.`,
+      background(
+        vscode.window.showInformationMessage(
+          `${added ? `User "${user}" added` : `Password for "${user}" saved`}${controller.state === 'running' ? '; it applies to new connections' : ''}.`,
+        ),
       );
     }),
 
     register('socks5.removeUser', async (arg?: unknown) => {
       const users = configuredUsers();
       if (users.length === 0) {
-        void vscode.window.showInformationMessage('There are no users in socks5.auth.users (authentication is off).', 'Set Password…').then(
-          (p) => p && vscode.commands.executeCommand('socks5.setPassword'),
-          () => undefined,
+        background(
+          vscode.window
+            .showInformationMessage('There are no users in socks5.auth.users (authentication is off).', 'Set Password…')
+            .then((p) => (p ? vscode.commands.executeCommand('socks5.setPassword') : undefined)),
+          log,
         );
         return;
       }
@@ -188,7 +192,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
           node: { kind: 'connection', generation, info } as const,
         }));
         if (items.length === 0) {
-          void vscode.window.showInformationMessage('There are no active SOCKS5 connections.');
+          background(vscode.window.showInformationMessage('There are no active SOCKS5 connections.'));
           return;
         }
         const picked = await vscode.window.showQuickPick(items, {
@@ -200,7 +204,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         node = picked.node;
       }
       const closed = node.generation === controller.generation && controller.closeConnection(node.info.id);
-      if (!closed) void vscode.window.showInformationMessage(`The connection to ${connectionLabel(node.info)} has already closed.`);
+      if (!closed) background(vscode.window.showInformationMessage(`The connection to ${connectionLabel(node.info)} has already closed.`));
     }),
 
     register('socks5.closeAllConnections', () => {
@@ -213,7 +217,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!isNode(arg) || arg.kind === 'recent') return;
       const text = destinationText(arg.info);
       if (!text) {
-        void vscode.window.showInformationMessage('This connection ended before it named a destination.');
+        background(vscode.window.showInformationMessage('This connection ended before it named a destination.'));
         return;
       }
       await vscode.env.clipboard.writeText(text);

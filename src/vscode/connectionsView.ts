@@ -25,13 +25,22 @@ export const VIEW_ID = 'socks5.connections';
 /** Ages and byte counters move without events: refresh this often while visible with sessions. */
 const TICK_MS = 1000;
 
+/**
+ * A refresh re-renders every row, which closes an open tooltip. VS Code asks for a tooltip
+ * (resolveTreeItem) when the pointer rests on a row: refreshes then wait this long, so the
+ * tooltip can be read.
+ */
+const HOVER_HOLD_MS = 5000;
+
 export type ConnectionNode =
-  | { kind: 'connection'; generation: number; info: ConnectionInfo }
+  | { kind: 'connection'; generation: number; info: ConnectionInfo; rendered?: string }
   | { kind: 'recent'; count: number }
   | { kind: 'closed'; generation: number; info: ClosedConnectionInfo };
 
+type ActiveNode = Extract<ConnectionNode, { kind: 'connection' }>;
+
 export class ConnectionsView extends Disposable implements vscode.TreeDataProvider<ConnectionNode> {
-  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<void>());
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<ConnectionNode[] | void>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
 
   private readonly view: vscode.TreeView<ConnectionNode>;
@@ -39,8 +48,16 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   private readonly refresh = new Throttle(() => this.doRefresh(), 250);
   private readonly badge = new Throttle(() => this.updateChrome(), 250);
   private ticker: ReturnType<typeof setInterval> | undefined;
-  /** Something changed while hidden: refresh when shown. */
+  /** Something changed while hidden (or while a tooltip was held): refresh when possible. */
   private stale = false;
+  private holdUntil = 0;
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The rows VS Code knows, by `generation:id`. The same objects are handed back on every refresh
+   * so that a single row can be refreshed (VS Code identifies elements by object).
+   */
+  private readonly rows = new Map<string, ActiveNode>();
+  private shownRoot: string | undefined;
 
   constructor(private readonly controller: ProxyController) {
     super();
@@ -50,6 +67,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
     this._register(toDisposable(() => this.refresh.dispose()));
     this._register(toDisposable(() => this.badge.dispose()));
     this._register(toDisposable(() => this.stopTicker()));
+    this._register(toDisposable(() => clearTimeout(this.holdTimer)));
     this._register(
       controller.onDidChangeConnections(() => {
         this.badge.schedule();
@@ -83,16 +101,9 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
       return this.controller.recentEntries().map((r) => ({ kind: 'closed', generation: r.generation, info: r.info }));
     }
     if (element) return [];
-    // Stopped (or failed): an empty tree, so the welcome content (Start Proxy, Open Settings) shows.
-    if (this.controller.state !== 'running' && this.controller.state !== 'starting') return [];
-    const generation = this.controller.generation;
-    const connections = this.controller.connections();
-    this.rates.sample(connections, Date.now());
-    connections.sort((a, b) => b.startedAt - a.startedAt || b.id - a.id);
-    const nodes: ConnectionNode[] = connections.map((info) => ({ kind: 'connection', generation, info }));
-    const recent = this.controller.recentEntries().length;
-    if (recent > 0) nodes.push({ kind: 'recent', count: recent });
-    return nodes;
+    const root = this.snapshot();
+    this.shownRoot = root.key;
+    return root.nodes;
   }
 
   getTreeItem(node: ConnectionNode): vscode.TreeItem {
@@ -105,6 +116,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         item.description = connectionDescription(info, now);
         item.iconPath = themeIcon(connectionIcon(info));
         item.contextValue = 'connection';
+        node.rendered = rowText(info, now);
         item.accessibilityInformation = {
           label: `${commandLabel(info.command)} ${connectionLabel(info)}, ${stateLabel(info)}, from ${formatEndpoint(info.client)}`,
         };
@@ -123,7 +135,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         const { info } = node;
         const item = new vscode.TreeItem(connectionLabel(info), vscode.TreeItemCollapsibleState.None);
         item.id = `closed:${node.generation}:${info.id}`;
-        item.description = closedDescription(info, now);
+        item.description = closedDescription(info);
         item.iconPath = themeIcon(connectionIcon(info));
         item.contextValue = info.destination ? 'closedConnection' : 'closedConnectionNoDestination';
         return item;
@@ -134,6 +146,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   /** Tooltips are built on hover only (cheap with 1,000 sessions), from a fresh snapshot. */
   resolveTreeItem(item: vscode.TreeItem, node: ConnectionNode): vscode.TreeItem {
     if (node.kind === 'recent') return item;
+    this.holdUntil = Date.now() + HOVER_HOLD_MS;
     const fresh = node.kind === 'connection' && node.generation === this.controller.generation ? this.controller.connection(node.info.id) : undefined;
     const info = fresh ?? node.info;
     const md = new vscode.MarkdownString(connectionTooltip(info, Date.now(), this.rates.rate(info.id)));
@@ -146,16 +159,71 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   // --- refresh ---------------------------------------------------------------------------------
 
   private requestRefresh(): void {
-    if (this.view.visible) this.refresh.schedule();
-    else this.stale = true;
+    const held = this.holdUntil - Date.now();
+    if (!this.view.visible) {
+      this.stale = true;
+    } else if (held > 0) {
+      this.stale = true;
+      this.holdTimer ??= setTimeout(() => {
+        this.holdTimer = undefined;
+        if (this.stale) this.requestRefresh();
+      }, held);
+    } else {
+      this.refresh.schedule();
+    }
     this.manageTicker();
   }
 
   private doRefresh(): void {
     if (this.isDisposed) return;
+    if (this.holdUntil > Date.now()) {
+      // A tooltip was asked for after this refresh was scheduled: wait for the hold to end.
+      this.requestRefresh();
+      return;
+    }
     this.stale = false;
-    this._onDidChangeTreeData.fire();
+    const root = this.snapshot();
+    if (root.key !== this.shownRoot) {
+      // Rows came or went (or the state changed): VS Code asks for the root again.
+      this._onDidChangeTreeData.fire();
+    } else {
+      // Same rows: re-render only those whose text or icon changed. Idle rows keep their DOM
+      // (and an open tooltip).
+      const now = Date.now();
+      const changed = root.nodes.filter((n): n is ActiveNode => n.kind === 'connection' && n.rendered !== rowText(n.info, now));
+      if (changed.length > 0) this._onDidChangeTreeData.fire(changed);
+    }
     this.manageTicker();
+  }
+
+  /**
+   * The root rows from a fresh engine snapshot, reusing the node objects VS Code already has
+   * (their `info` is updated in place), and a key that changes when the set of rows changes.
+   */
+  private snapshot(): { nodes: ConnectionNode[]; key: string } {
+    // Stopped (or failed): an empty tree, so the welcome content (Start Proxy, Open Settings) shows.
+    if (this.controller.state !== 'running' && this.controller.state !== 'starting') {
+      this.rows.clear();
+      return { nodes: [], key: 'empty' };
+    }
+    const generation = this.controller.generation;
+    const connections = this.controller.connections();
+    this.rates.sample(connections, Date.now());
+    connections.sort((a, b) => b.startedAt - a.startedAt || b.id - a.id);
+    const seen = new Set<string>();
+    const nodes: ConnectionNode[] = connections.map((info) => {
+      const key = `${generation}:${info.id}`;
+      seen.add(key);
+      let node = this.rows.get(key);
+      if (node) node.info = info;
+      else this.rows.set(key, (node = { kind: 'connection', generation, info }));
+      return node;
+    });
+    for (const key of this.rows.keys()) if (!seen.has(key)) this.rows.delete(key);
+    const recent = this.controller.recentEntries();
+    if (recent.length > 0) nodes.push({ kind: 'recent', count: recent.length });
+    const newest = recent[0] ? `${recent[0].generation}:${recent[0].info.id}` : '';
+    return { nodes, key: `${generation}|${[...seen].join(',')}|${recent.length}|${newest}` };
   }
 
   /** Badge (shown even when the view is hidden), title description and message. */
@@ -177,7 +245,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   private manageTicker(): void {
     const want = this.view.visible && this.controller.state === 'running' && this.controller.activeCount() > 0;
     if (want && this.ticker === undefined) {
-      this.ticker = setInterval(() => this.refresh.schedule(), TICK_MS);
+      this.ticker = setInterval(() => this.requestRefresh(), TICK_MS);
     } else if (!want) {
       this.stopTicker();
     }
@@ -189,6 +257,11 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
       this.ticker = undefined;
     }
   }
+}
+
+/** What a row shows; a row is re-rendered only when this changes. */
+function rowText(info: ConnectionInfo, now: number): string {
+  return `${connectionLabel(info)}\n${connectionDescription(info, now)}\n${connectionIcon(info).id}`;
 }
 
 function themeIcon(icon: { id: string; color?: string }): vscode.ThemeIcon {

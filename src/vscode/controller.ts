@@ -16,7 +16,7 @@ import type { ProxyState } from './api';
 import { affectsSettings, readRawSettings, updateSetting } from './config';
 import { Disposable, toDisposable } from './dispose';
 import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
-import { errorMessage, type Log } from './log';
+import { background, errorMessage, type Log } from './log';
 import type { Secrets } from './secrets';
 import {
   DEFAULT_SETTINGS,
@@ -230,8 +230,8 @@ export class ProxyController extends Disposable {
     this._state = state;
     this._error = error;
     if (changed && !this.isDisposed) {
-      void vscode.commands.executeCommand('setContext', 'socks5.running', state === 'running');
-      void vscode.commands.executeCommand('setContext', 'socks5.state', state);
+      background(vscode.commands.executeCommand('setContext', 'socks5.running', state === 'running'), this.log);
+      background(vscode.commands.executeCommand('setContext', 'socks5.state', state), this.log);
       this._onDidChangeState.fire(state);
     }
   }
@@ -498,29 +498,29 @@ export class ProxyController extends Disposable {
     };
     const actions = fixes.map((f) => labels[f]);
     const shown = kind === 'error' ? vscode.window.showErrorMessage(message, ...actions) : vscode.window.showWarningMessage(message, ...actions);
-    shown.then(
-      (picked) => {
-        const fix = fixes.find((f) => labels[f] === picked);
-        if (!fix) return;
-        let run: Thenable<unknown>;
+    const act = async (picked: string | undefined): Promise<void> => {
+      const fix = fixes.find((f) => labels[f] === picked);
+      if (!fix) return;
+      try {
         switch (fix) {
           case 'setPassword':
-            run = vscode.commands.executeCommand('socks5.setPassword', user);
+            await vscode.commands.executeCommand('socks5.setPassword', user);
             break;
           case 'openSettings':
-            run = vscode.commands.executeCommand('socks5.openSettings', setting);
+            await vscode.commands.executeCommand('socks5.openSettings', setting);
             break;
           case 'showLog':
-            run = vscode.commands.executeCommand('socks5.showLog');
+            await vscode.commands.executeCommand('socks5.showLog');
             break;
           case 'useAnotherPort':
-            run = this.useAnotherPort(options?.host ?? this._settings.host);
+            await this.useAnotherPort(options?.host ?? this._settings.host);
             break;
         }
-        run.then(undefined, (err: unknown) => this.log.error(`${labels[fix]} failed: ${errorMessage(err)}`));
-      },
-      () => undefined,
-    );
+      } catch (err) {
+        this.log.error(`${labels[fix]} failed: ${errorMessage(err)}`);
+      }
+    };
+    background(shown.then(act), this.log);
   }
 
   /** Suggests a free port, writes the accepted one to socks5.port and starts there. */

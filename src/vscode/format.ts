@@ -49,6 +49,18 @@ export function formatDuration(ms: number): string {
   return `${d}d ${h % 24}h`;
 }
 
+/**
+ * A coarse age for tree rows: `<1m`, `3m`, `1h 5m`, `2d 3h`. It changes at most once a minute, so
+ * an idle row is not re-rendered every second (a re-render closes the row's tooltip); the exact
+ * age is in the tooltip.
+ */
+export function formatAge(ms: number): string {
+  const m = Math.floor(Math.max(0, Number.isFinite(ms) ? ms : 0) / 60_000);
+  if (m < 1) return '<1m';
+  if (m < 60) return `${m}m`;
+  return formatDuration(m * 60_000);
+}
+
 /** Local wall-clock time HH:MM:SS. */
 export function formatClock(epochMs: number): string {
   const d = new Date(epochMs);
@@ -217,18 +229,18 @@ export function trafficText(info: Pick<ConnectionInfo, 'bytesUp' | 'bytesDown'>)
   return `↑ ${formatBytes(info.bytesUp)} ↓ ${formatBytes(info.bytesDown)}`;
 }
 
-/** Tree description for an active session: `127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m 12s`. */
+/** Tree description for an active session: `127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m`. */
 export function connectionDescription(info: ConnectionInfo, now: number): string {
-  const parts = [formatEndpoint(info.client), trafficText(info), formatDuration(now - info.startedAt)];
+  const parts = [formatEndpoint(info.client), trafficText(info), formatAge(now - info.startedAt)];
   if (info.state === 'connecting' || info.state === 'bind-waiting' || info.state === 'handshake') {
     parts.splice(1, 0, stateLabel(info));
   }
   return parts.join(' · ');
 }
 
-/** Tree description for a closed session: `refused (0x05) · 127.0.0.1:53422 · 12s ago`. */
-export function closedDescription(info: ClosedConnectionInfo, now: number): string {
-  return [outcomeText(info.outcome), formatEndpoint(info.client), `${formatDuration(now - info.endedAt)} ago`].join(' · ');
+/** Tree description for a closed session: `refused (0x05) · 127.0.0.1:53422 · 14:03:22` (when it ended). */
+export function closedDescription(info: ClosedConnectionInfo): string {
+  return [outcomeText(info.outcome), formatEndpoint(info.client), formatClock(info.endedAt)].join(' · ');
 }
 
 /** Codicon id (and optional theme colour id) for a session. */
