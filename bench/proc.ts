@@ -5,6 +5,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS = 100; // USER_HZ on Linux
+
+/** A process to account for: `tree` adds its descendants (Dante forks workers). */
+export interface Watch {
+  pid: number;
+  tree: boolean;
+}
 const PAGE = 4096;
 
 interface StatLine {

@@ -1,6 +1,27 @@
 // Turns the benchmark's runs into docs/benchmarks.md and a chart (docs/benchmarks.svg).
 
-import type { Result } from './client';
+/** One run of one metric against one contender. */
+export interface Result {
+  ok: boolean;
+  error?: string;
+  /** tput: bytes/s; conn: connections/s; rtt/udp: round trips (or packets) per second. */
+  rate: number;
+  p50us?: number;
+  p99us?: number;
+  /** CPU seconds per second in the window (1 = one core busy). */
+  clientCpu: number;
+  proxyCpu: number;
+  targetCpu: number;
+  /** conn: proxy CPU µs per completed connection. */
+  proxyCpuPerConnUs?: number;
+  /** idle: per-connection memory growth of the proxy, bytes. */
+  rssPerConn?: number;
+  pssPerConn?: number;
+  openMs?: number;
+  processes?: number;
+  errors: number;
+  count: number;
+}
 
 export interface Metric {
   id: string;
@@ -215,8 +236,8 @@ export function render(input: Input): { markdown: string; svg: string } {
   md.push('');
   md.push(
     'CPU used during the measuring window, in % of one core (median): the load client process / the targets process / the proxy ' +
-      '(whole process tree for Dante). The machine has 2 cores; the client and the targets are Node processes of their own ' +
-      '(`bench/client.ts`, `bench/targets.ts`) reading into one reused buffer. The direct column shows what the client and the targets ' +
+      '(whole process tree for Dante). The machine has 2 cores; the client and the targets are processes of their own ' +
+      '(`bench/load.c`, C: one epoll loop each, non-blocking sockets, one reused 1 MiB buffer). The direct column shows what the client and the targets ' +
       'reach with no proxy in between: the ceiling every proxy is measured against.',
   );
   md.push('');
@@ -239,7 +260,7 @@ export function render(input: Input): { markdown: string; svg: string } {
   md.push(
     [
       '- **Targets** (one process): a TCP source that writes 1 MiB chunks until the peer closes, a TCP sink, a TCP echo (listening on 127.0.0.1–127.0.0.4, to spread connection 4-tuples) and a UDP echo.',
-      '- **Throughput**: 1 or 8 tunnels (SOCKS5 greeting, CONNECT, then data); download counts bytes read by the client; upload counts bytes the client handed to the kernel (`bytesWritten − writableLength`) in the window, after a warm-up that fills every buffer on the way.',
+      '- **Throughput**: 1 or 8 tunnels (SOCKS5 greeting, CONNECT, then data); download counts bytes read by the client; upload counts bytes the client\'s `write()` calls handed to the kernel in the window, after a warm-up that fills every buffer on the way.',
       '- **Connections/s**: 64 concurrent loops, each: connect, greeting, CONNECT (waiting for each reply), send 1 byte, wait for its echo, close. Proxy CPU per connection = the proxy\'s utime+stime (from `/proc/PID/stat`, children included) during the window ÷ connections completed in it.',
       '- **Round trips**: one tunnel to the echo, 64 bytes out, wait for the 64 bytes back, repeat; p50/p99 from every round trip in the window.',
       `- **Idle connections**: a freshly started proxy; ${input.idleCount.toLocaleString('en-US')} tunnels opened (128 at a time), each confirmed by a 1-byte echo, then held idle; growth of the proxy's RSS (sum over its processes, as \`ps\` counts it) and PSS (shared pages split) ÷ connections. Every process runs with its fd limit raised to the hard limit (\`prlimit\`, at most 65,536); where that is below 20,100 (a container without CAP_SYS_RESOURCE), the count is what fits, since the proxy holds two sockets per connection.`,

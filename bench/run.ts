@@ -7,12 +7,12 @@
 // The load runs in its own process (bench/client.ts) and so do the targets (bench/targets.ts).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import type { Job, Result, Watch, Endpoint } from './client';
+import { basename, dirname, join, resolve } from 'node:path';
+import { cpuSeconds, memory, type Memory, type Watch } from './proc';
 import { dante, direct, microsocks, NOFILE, ours, stopChild, withNofile, type Contender, type Running } from './servers';
-import { render, type Environment, type ExtensionFigures, type Metric, type Runs } from './report';
+import { render, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -24,6 +24,8 @@ interface Args {
   out: string;
   write: boolean;
   idleConnections: number;
+  /** Extra builds of the CLI to run side by side (A/B testing an engine change). */
+  compare: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -36,6 +38,7 @@ function parseArgs(argv: string[]): Args {
     write: true,
     // The proxy holds two sockets per connection: 10,000 when the fd limit allows it.
     idleConnections: Math.min(10_000, Math.floor((NOFILE - 100) / 200) * 100),
+    compare: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -51,10 +54,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--out') a.out = resolve(v());
     else if (k === '--no-write') a.write = false;
     else if (k === '--idle-connections') a.idleConnections = Number(v());
+    else if (k === '--compare') a.compare.push(resolve(v()));
     else if (k === '-h' || k === '--help') {
       process.stdout.write(
         'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32]\n' +
-          '                 [--servers ours,microsocks,dante] [--idle-connections N] [--out FILE] [--no-write]\n',
+          '                 [--servers ours,microsocks,dante] [--idle-connections N] [--out FILE] [--no-write]\n' +
+          '                 [--compare path/to/other/cli.js]...   (A/B: another build of the CLI, side by side)\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${k}`);
@@ -74,27 +79,37 @@ function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { ok: boo
 
 // ------------------------------------------------------------------------------ build
 
-async function build(work: string): Promise<{ cli: string; client: string; targets: string; extensionBuilt: boolean }> {
-  const esbuild = await import('esbuild');
-  const common = { bundle: true, platform: 'node' as const, format: 'cjs' as const, target: 'node20', logLevel: 'warning' as const };
-  await esbuild.build({ ...common, entryPoints: [join(ROOT, 'bench/client.ts')], outfile: join(work, 'client.js') });
-  await esbuild.build({ ...common, entryPoints: [join(ROOT, 'bench/targets.ts')], outfile: join(work, 'targets.js') });
+interface Built {
+  cli: string;
+  load: string;
+  extensionBuilt: boolean;
+}
+
+async function build(work: string): Promise<Built> {
+  const load = join(work, 'load');
+  const cc = sh('cc', ['-O2', '-Wall', '-o', load, join(ROOT, 'bench/load.c')]);
+  if (!cc.ok) throw new Error(`cannot compile bench/load.c (is a C compiler installed? bench/setup.sh installs gcc):\n${cc.out}`);
   if (existsSync(join(ROOT, 'src/extension.ts'))) {
     log('building with `node esbuild.mjs --production` (dist/cli.js, dist/extension.js)');
     const r = sh(process.execPath, ['esbuild.mjs', '--production']);
     if (!r.ok) throw new Error(`node esbuild.mjs --production failed:\n${r.out}`);
-    return { cli: join(ROOT, 'dist/cli.js'), client: join(work, 'client.js'), targets: join(work, 'targets.js'), extensionBuilt: true };
+    return { cli: join(ROOT, 'dist/cli.js'), load, extensionBuilt: true };
   }
-  log('src/extension.ts does not exist yet: building only the CLI (production settings) into a temp dir');
-  const pkg = JSON.parse(sh('cat', [join(ROOT, 'package.json')]).out) as { version: string };
+  log('src/extension.ts does not exist yet: building only the CLI (production settings) into the work dir');
+  const esbuild = await import('esbuild');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   await esbuild.build({
-    ...common,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
     minify: true,
     entryPoints: [join(ROOT, 'src/cli.ts')],
     outfile: join(work, 'cli.js'),
     define: { __VERSION__: JSON.stringify(pkg.version) },
   });
-  return { cli: join(work, 'cli.js'), client: join(work, 'client.js'), targets: join(work, 'targets.js'), extensionBuilt: false };
+  return { cli: join(work, 'cli.js'), load, extensionBuilt: false };
 }
 
 // ------------------------------------------------------------------------------ processes
@@ -107,8 +122,8 @@ interface Targets {
 
 const ECHO_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
-function startTargets(js: string): Promise<Targets> {
-  const [cmd, args] = withNofile(process.execPath, [js, JSON.stringify(ECHO_HOSTS)]);
+function startTargets(load: string): Promise<Targets> {
+  const [cmd, args] = withNofile(load, ['targets', ECHO_HOSTS.join(',')]);
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolveP, reject) => {
     let out = '';
@@ -117,28 +132,107 @@ function startTargets(js: string): Promise<Targets> {
       out += d.toString();
       const nl = out.indexOf('\n');
       if (nl < 0) return;
-      resolveP({ ports: JSON.parse(out.slice(0, nl)), watch: { pid: child.pid!, tree: false }, stop: () => stopChild(child) });
+      resolveP({
+        ports: JSON.parse(out.slice(0, nl)),
+        watch: { pid: child.pid!, tree: false },
+        stop: () => {
+          child.stdin!.end();
+          return stopChild(child);
+        },
+      });
     });
   });
 }
 
-function runClient(js: string, job: Job): Promise<Result> {
-  const [cmd, args] = withNofile(process.execPath, [js, JSON.stringify(job)]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
+interface Job {
+  args: string[];
+  proxyWatch: Watch | null;
+  targetWatch: Watch;
+  /** idle: wait this long after READY, then sample the proxy's memory. */
+  settleMs?: number;
+  timeoutMs: number;
+}
+
+interface CpuSample {
+  t: number;
+  client: number;
+  proxy: number;
+  target: number;
+}
+
+const fail = (error: string): Result => ({ ok: false, error, rate: 0, clientCpu: 0, proxyCpu: 0, targetCpu: 0, errors: 1, count: 0 });
+
+/** Runs bench/load.c's client; samples CPU at its START/END marks and memory at READY. */
+function runClient(load: string, job: Job): Promise<Result> {
+  const memBefore = job.proxyWatch && job.settleMs !== undefined ? memory(job.proxyWatch.pid, job.proxyWatch.tree) : undefined;
+  const [cmd, args] = withNofile(load, ['client', ...job.args]);
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const sample = (): CpuSample => ({
+    t: performance.now(),
+    client: cpuSeconds(child.pid!, false),
+    proxy: job.proxyWatch ? cpuSeconds(job.proxyWatch.pid, job.proxyWatch.tree) : 0,
+    target: cpuSeconds(job.targetWatch.pid, false),
+  });
+  let start: CpuSample | undefined;
+  let end: CpuSample | undefined;
+  let ready: { opened: number; errors: number; ms: number } | undefined;
+  let memAfter: Memory | undefined;
+  let result: Record<string, unknown> | undefined;
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  let pending = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), job.warmMs + job.measureMs + 90_000);
+  child.stdout!.on('data', (d: Buffer) => {
+    pending += d.toString();
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line === 'START') start = sample();
+      else if (line === 'END') end = sample();
+      else if (line.startsWith('READY')) {
+        const [, o, e, ms] = line.split(' ');
+        ready = { opened: Number(o), errors: Number(e), ms: Number(ms) };
+        setTimeout(() => {
+          if (job.proxyWatch) memAfter = memory(job.proxyWatch.pid, job.proxyWatch.tree);
+          child.stdin!.end();
+        }, job.settleMs ?? 0);
+      } else if (line.startsWith('{')) {
+        try {
+          result = JSON.parse(line);
+        } catch {
+          /* keep looking */
+        }
+      }
+    }
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), job.timeoutMs);
   return new Promise((resolveP) => {
     child.on('close', () => {
       clearTimeout(killer);
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        resolveP(JSON.parse(line) as Result);
-      } catch {
-        resolveP({ ok: false, error: `client crashed: ${err.trim().split('\n').slice(-3).join(' ')}`, rate: 0, clientCpu: 0, proxyCpu: 0, targetCpu: 0, errors: 1, count: 0 });
+      if (!result) return resolveP(fail(`load client failed: ${err.trim().split('\n').slice(-3).join(' ') || 'no result'}`));
+      const r = result as unknown as Result & { secs?: number };
+      const out: Result = { ok: Boolean(r.ok), rate: r.rate ?? 0, clientCpu: 0, proxyCpu: 0, targetCpu: 0, errors: r.errors ?? 0, count: r.count ?? 0 };
+      if (r.error) out.error = r.error;
+      if (r.p50us !== undefined) out.p50us = r.p50us;
+      if (r.p99us !== undefined) out.p99us = r.p99us;
+      if (start && end) {
+        const secs = (end.t - start.t) / 1000;
+        out.clientCpu = (end.client - start.client) / secs;
+        out.proxyCpu = (end.proxy - start.proxy) / secs;
+        out.targetCpu = (end.target - start.target) / secs;
+        if (out.count > 0) out.proxyCpuPerConnUs = ((end.proxy - start.proxy) / out.count) * 1e6;
       }
+      if (ready) {
+        out.openMs = ready.ms;
+        out.ok = ready.opened > 0 && ready.errors === 0;
+        if (ready.errors > 0) out.error = `${ready.errors} connections failed`;
+        if (memBefore && memAfter) {
+          out.rssPerConn = (memAfter.rss - memBefore.rss) / ready.opened;
+          out.pssPerConn = (memAfter.pss - memBefore.pss) / ready.opened;
+          out.processes = memAfter.processes;
+        }
+      }
+      resolveP(out);
     });
   });
 }
@@ -157,47 +251,47 @@ export const METRICS: Metric[] = [
   { id: 'udp32', title: 'UDP, 32 datagrams in flight' },
 ];
 
-function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job | undefined {
+function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
   const warmMs = args.quick ? 250 : 500;
   const measureMs = args.quick ? 600 : 2000;
-  const common = {
-    proxy: proxy.endpoint,
-    warmMs,
-    measureMs,
+  const p = t.ports;
+  const common = [
+    `proxy=${proxy.endpoint ? `${proxy.endpoint.host}:${proxy.endpoint.port}` : 'none'}`,
+    `warm=${warmMs}`,
+    `measure=${measureMs}`,
+  ];
+  const job = (a: string[], extra: Partial<Job> = {}): Job => ({
+    args: [...common, ...a],
     proxyWatch: proxy.watch,
     targetWatch: t.watch,
-  };
-  const p = t.ports;
-  const at = (port: number): Endpoint => ({ host: '127.0.0.1', port });
+    timeoutMs: warmMs + measureMs + 60_000,
+    ...extra,
+  });
+  const at = (port: number): string => `target=127.0.0.1:${port}`;
   switch (id) {
     case 'down1':
-      return { kind: 'tput', dir: 'down', streams: 1, target: at(p.source), ...common };
+      return job(['mode=tput', 'dir=down', 'streams=1', at(p.source)]);
     case 'up1':
-      return { kind: 'tput', dir: 'up', streams: 1, target: at(p.sink), ...common };
+      return job(['mode=tput', 'dir=up', 'streams=1', at(p.sink)]);
     case 'down8':
-      return { kind: 'tput', dir: 'down', streams: 8, target: at(p.source), ...common };
+      return job(['mode=tput', 'dir=down', 'streams=8', at(p.source)]);
     case 'up8':
-      return { kind: 'tput', dir: 'up', streams: 8, target: at(p.sink), ...common };
+      return job(['mode=tput', 'dir=up', 'streams=8', at(p.sink)]);
     case 'conn':
-      return { kind: 'connrate', concurrency: 64, hosts: p.echoHosts, target: at(p.echo), ...common };
+      return job(['mode=connrate', 'conc=64', `hosts=${p.echoHosts.join(',')}`, at(p.echo)]);
     case 'rtt':
-      return { kind: 'rtt', size: 64, target: at(p.echo), ...common };
+      return job(['mode=rtt', 'size=64', at(p.echo)]);
     case 'idle':
-      return {
-        kind: 'idle',
-        count: args.quick ? Math.min(2000, args.idleConnections) : args.idleConnections,
-        parallel: 128,
-        settleMs: args.quick ? 500 : 1500,
-        target: at(p.echo),
-        ...common,
-      };
+      return job(['mode=idle', `count=${idleCount(args)}`, 'parallel=128', at(p.echo)], { settleMs: args.quick ? 500 : 1500, timeoutMs: 180_000 });
     case 'udp1':
-      return { kind: 'udp', inflight: 1, size: 64, target: at(p.udp), ...common };
+      return job(['mode=udp', 'inflight=1', 'size=64', at(p.udp)]);
     case 'udp32':
-      return { kind: 'udp', inflight: 32, size: 64, target: at(p.udp), ...common };
+      return job(['mode=udp', 'inflight=32', 'size=64', at(p.udp)]);
   }
-  return undefined;
+  throw new Error(`unknown metric ${id}`);
 }
+
+const idleCount = (args: Args): number => (args.quick ? Math.min(2000, args.idleConnections) : args.idleConnections);
 
 // ------------------------------------------------------------------------------ environment
 
@@ -262,6 +356,7 @@ async function main(): Promise<void> {
 
   const all: Contender[] = [direct()];
   if (args.servers.includes('ours')) all.push(ours(built.cli, logDir));
+  args.compare.forEach((cli, i) => all.push({ ...ours(cli, logDir), name: `cmp${i + 1}`, label: `compare ${i + 1} (${basename(dirname(cli))}/${basename(cli)})` }));
   if (args.servers.includes('microsocks')) all.push(microsocks(logDir));
   if (args.servers.includes('dante')) all.push(dante(work, logDir));
   const contenders = all.filter((c) => {
@@ -269,7 +364,7 @@ async function main(): Promise<void> {
     return !c.missing;
   });
 
-  const targets = await startTargets(built.targets);
+  const targets = await startTargets(built.load);
   const running = new Map<string, Running>();
   const runs: Runs = {};
   const na: Record<string, Record<string, string>> = {};
@@ -303,8 +398,7 @@ async function main(): Promise<void> {
             running.set(c.name, server);
             await new Promise((r) => setTimeout(r, 300));
           }
-          const job = jobFor(m.id, args, targets, server)!;
-          const res = await runClient(built.client, job);
+          const res = await runClient(built.load, jobFor(m.id, args, targets, server));
           if (!res.ok) {
             log(`${m.id} ${c.name} round ${round + 1}: FAILED ${res.error ?? ''}`);
             if ((m.id === 'udp1' || m.id === 'udp32') && /reply 0x7/.test(res.error ?? '')) {
@@ -322,7 +416,7 @@ async function main(): Promise<void> {
 
   const fig = extensionFigures(built.extensionBuilt, work);
   const env = environment(args);
-  const { markdown, svg } = render({ metrics: only, contenders: contenders.map((c) => ({ name: c.name, label: c.label })), runs, na, env, fig, idleCount: args.quick ? Math.min(2000, args.idleConnections) : args.idleConnections });
+  const { markdown, svg } = render({ metrics: only, contenders: contenders.map((c) => ({ name: c.name, label: c.label })), runs, na, env, fig, idleCount: idleCount(args) });
   if (args.write) {
     mkdirSync(dirname(args.out), { recursive: true });
     writeFileSync(args.out, markdown);
@@ -341,7 +435,7 @@ function summary(id: string, r: Result): string {
   const cpu = `client ${(r.clientCpu * 100).toFixed(0)}% proxy ${(r.proxyCpu * 100).toFixed(0)}% targets ${(r.targetCpu * 100).toFixed(0)}%`;
   if (id.startsWith('down') || id.startsWith('up')) return `${(r.rate / 1048576).toFixed(0)} MiB/s (${cpu})`;
   if (id === 'conn') return `${r.rate.toFixed(0)} conn/s, ${r.proxyCpuPerConnUs?.toFixed(0)} µs proxy CPU/conn (${cpu})`;
-  if (id === 'idle') return `${((r.rssPerConn ?? 0) / 1024).toFixed(1)} KiB RSS/conn, ${((r.pssPerConn ?? 0) / 1024).toFixed(1)} KiB PSS/conn, ${r.count} conns in ${r.openMs} ms, ${r.processes} processes`;
+  if (id === 'idle') return `${((r.rssPerConn ?? 0) / 1024).toFixed(1)} KiB RSS/conn, ${((r.pssPerConn ?? 0) / 1024).toFixed(1)} KiB PSS/conn, ${r.count} conns in ${r.openMs} ms${r.processes ? `, ${r.processes} processes` : ""}`;
   return `${r.rate.toFixed(0)}/s${r.p50us ? ` p50 ${r.p50us.toFixed(0)} µs p99 ${r.p99us?.toFixed(0)} µs` : ''} (${cpu})`;
 }
 

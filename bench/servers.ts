@@ -5,7 +5,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Endpoint, Watch } from './client';
+import type { Watch } from './proc';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
 
 /**
  * The fd limit every process of the benchmark gets: the hard limit, capped at 65,536. Raising the

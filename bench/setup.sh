@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the benchmark's peers, Debian's microsocks and dante-server (danted). Idempotent:
-# prints "ok" and exits when both are present. Needs root (or sudo) only when something is missing.
+# Installs what the benchmark needs from Debian: its peers microsocks and dante-server (danted), and
+# a C compiler for its load generator (bench/load.c). Idempotent: prints "ok" and exits when all
+# are present. Needs root (or sudo) only when something is missing.
 # The benchmark never uses the package's system service: it runs danted itself, in the foreground,
 # with a loopback-only config it writes.
 set -euo pipefail
@@ -8,8 +9,9 @@ set -euo pipefail
 missing=()
 command -v microsocks >/dev/null 2>&1 || missing+=(microsocks)
 [ -x /usr/sbin/danted ] || command -v danted >/dev/null 2>&1 || missing+=(dante-server)
+command -v cc >/dev/null 2>&1 && [ -e /usr/include/stdio.h ] || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "bench/setup.sh: ok (microsocks and danted installed)"
+  echo "bench/setup.sh: ok (microsocks, danted and cc installed)"
   exit 0
 fi
 
