@@ -2,9 +2,11 @@
 // it sends the reply (session.replySuccess / session.fail) and relays or closes.
 // New commands (or a second front-door protocol reusing these handlers) plug in here.
 
+import { handleBind } from './bind';
 import { handleConnect } from './connect';
 import type { Session } from './session';
 import type { Command } from './types';
+import { handleUdpAssociate } from './udp';
 import { CMD, type Request } from './wire';
 
 export type CommandHandler = (session: Session, request: Request) => void;
@@ -16,12 +18,10 @@ export interface CommandEntry {
   handler: CommandHandler;
 }
 
-const notYet: CommandHandler = (session) => session.fail(0x07, 'not implemented');
-
 const REGISTRY: Readonly<Record<number, CommandEntry>> = {
   [CMD.CONNECT]: { name: 'connect', label: 'CONNECT', handler: handleConnect },
-  [CMD.BIND]: { name: 'bind', label: 'BIND', handler: notYet },
-  [CMD.UDP_ASSOCIATE]: { name: 'udpAssociate', label: 'UDP ASSOCIATE', handler: notYet },
+  [CMD.BIND]: { name: 'bind', label: 'BIND', handler: handleBind },
+  [CMD.UDP_ASSOCIATE]: { name: 'udpAssociate', label: 'UDP ASSOCIATE', handler: handleUdpAssociate },
 };
 
 export function commandFor(cmd: number): CommandEntry | undefined {

@@ -307,6 +307,29 @@ export function toIPv4(host: string): string | undefined {
   return m && isIPv4(m[1]!) ? m[1] : undefined;
 }
 
+/**
+ * One spelling per IP address, for comparing addresses: IPv4 (and IPv4-mapped IPv6) as dotted quad,
+ * IPv6 in RFC 5952 form without a zone. Not an IP address → undefined.
+ */
+export function canonicalIp(host: string): string | undefined {
+  const v4 = toIPv4(host);
+  if (v4 !== undefined) return v4;
+  const h = stripZone(host);
+  if (!isIPv6(h)) return undefined;
+  const b = Buffer.allocUnsafe(16);
+  writeIPv6(b, 0, h);
+  if (b.readUInt32BE(0) === 0 && b.readUInt32BE(4) === 0 && b.readUInt32BE(8) === 0xffff) {
+    return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`; // IPv4-mapped, however it was spelt
+  }
+  return formatIPv6(b, 0);
+}
+
+/** `0.0.0.0` / `::` (the "no address given" of a BIND or UDP ASSOCIATE request). */
+export function isUnspecifiedIp(host: string): boolean {
+  const c = canonicalIp(host);
+  return c === '0.0.0.0' || c === '::';
+}
+
 function writeIPv4(b: Buffer, offset: number, ip: string): void {
   const parts = ip.split('.');
   for (let i = 0; i < 4; i++) b[offset + i] = Number(parts[i]);

@@ -1,0 +1,315 @@
+// UDP ASSOCIATE (RFC 1928 §4 CMD 0x03, §7 UDP relay).
+//
+// The client gets a relay socket bound to the local address of its control connection (same
+// family), ephemeral port; the reply names exactly that address and port. Each datagram it sends
+// there carries an RFC header naming the destination; the relay strips it and sends DATA from an
+// outbound socket (one udp4 and, lazily, one udp6 per association). Datagrams arriving on those
+// outbound sockets go back to the client with a header naming their sender.
+//
+// The association belongs to the client:
+// - client datagrams are accepted only from the control connection's peer IP;
+// - a non-zero DST.PORT in the request pins the client's UDP port; with DST.PORT 0 the port is
+//   pinned by the first well-formed datagram (RFC 1928 §7: the server MAY use DST to limit access);
+// - a non-zero DST.ADDR must be the control connection's peer IP, else the request is refused
+//   (0x02): an association that could never accept a datagram is better refused than silent.
+// Everything else (foreign sender, FRAG≠0, malformed header, destination port 0, unresolvable
+// name, send errors) is dropped and counted; nothing here throws per datagram.
+// It ends when the control connection closes (its bytes are read and discarded) and, when
+// timeouts.idleMs > 0, after that long without a datagram either way.
+
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { lookup } from 'node:dns';
+import { isIPv6 } from 'node:net';
+import type { DatagramCounters, Session } from './session';
+import type { Endpoint } from './types';
+import {
+  canonicalIp,
+  encodeUdpHeader,
+  formatHostPort,
+  isUnspecifiedIp,
+  parseUdpHeader,
+  REP,
+  toIPv4,
+  type Request,
+} from './wire';
+
+export function handleUdpAssociate(session: Session, req: Request): void {
+  const client = session.client;
+  const rawLocal = client.localAddress;
+  const clientIp = canonicalIp(client.remoteAddress ?? '');
+  if (!rawLocal || !clientIp) return session.fail(REP.GENERAL_FAILURE, 'UDP ASSOCIATE: control connection has no address');
+  if (req.type !== 'domain' && !isUnspecifiedIp(req.host) && canonicalIp(req.host) !== clientIp) {
+    return session.fail(
+      REP.NOT_ALLOWED,
+      `UDP ASSOCIATE: the client may only send from its own address ${clientIp}, not ${req.host}`,
+    );
+  }
+  const local = toIPv4(rawLocal) ?? rawLocal;
+  const relaySocket = createSocket(isIPv6(local) ? 'udp6' : 'udp4');
+  session.own(relaySocket);
+  const onBindError = (err: Error) =>
+    session.fail(REP.GENERAL_FAILURE, `UDP ASSOCIATE: cannot bind ${formatHostPort(local, 0)}: ${err.message}`);
+  relaySocket.once('error', onBindError);
+  relaySocket.bind({ address: local, port: 0 }, () => {
+    relaySocket.removeListener('error', onBindError);
+    if (session.isClosed) return;
+    const a = relaySocket.address();
+    const bound: Endpoint = { host: a.address, port: a.port };
+    const counters: DatagramCounters = { bytesUp: 0, bytesDown: 0, datagramsUp: 0, datagramsDown: 0, datagramsDropped: 0 };
+    const association = new Association(session, relaySocket, clientIp, req.port === 0 ? undefined : req.port, counters);
+    session.update({ state: 'established', bound, datagrams: counters });
+    session.replySuccess(bound);
+    session.logger.debug(
+      `${session.tag} UDP ASSOCIATE relay on ${formatHostPort(bound.host, bound.port)} for ` +
+        `${formatHostPort(clientIp, req.port)}${req.port === 0 ? ' (port: first datagram)' : ''}`,
+    );
+    association.start();
+    // The control connection carries nothing more, but its end is the association's end.
+    session.pending = Buffer.alloc(0);
+    client.on('data', discard);
+    client.on('end', () => session.close({ kind: 'closed-by-client', message: 'control connection closed' }));
+    client.resume();
+  });
+}
+
+function discard(): void {}
+
+/** Upper bounds for the per-association cache of encoded reply headers. */
+const MAX_HEADER_HOSTS = 256;
+const MAX_HEADER_PORTS_PER_HOST = 256;
+
+const enum Drop {
+  ForeignSender = 1,
+  Malformed = 2,
+  Fragment = 4,
+  BadPort = 8,
+  Unresolved = 16,
+  SendError = 32,
+  ClientUnknown = 64,
+}
+
+const DROP_TEXT: Record<Drop, string> = {
+  [Drop.ForeignSender]: 'datagram from a sender other than the client',
+  [Drop.Malformed]: 'malformed datagram header',
+  [Drop.Fragment]: 'fragmented datagram (FRAG ≠ 0), fragmentation is not supported',
+  [Drop.BadPort]: 'datagram for destination port 0',
+  [Drop.Unresolved]: 'destination name does not resolve',
+  [Drop.SendError]: 'send failed',
+  [Drop.ClientUnknown]: 'reply before the client sent anything',
+};
+
+class Association {
+  private out4: UdpSocket | undefined;
+  private out6: UdpSocket | undefined;
+  /** The client's source address exactly as dgram reports it (fast path), once seen. */
+  private clientAddress: string | undefined;
+  private clientPort: number | undefined;
+  /** remote address → port → encoded header: no encoding per datagram for a known sender. */
+  private readonly headers = new Map<string, Map<number, Buffer>>();
+  /** Drop reasons already logged (each is logged once per association, at debug level). */
+  private logged = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly relay: UdpSocket,
+    private readonly clientIp: string,
+    pinnedPort: number | undefined,
+    private readonly counters: DatagramCounters,
+  ) {
+    this.clientPort = pinnedPort;
+  }
+
+  start(): void {
+    this.relay.on('message', this.onClientDatagram);
+    this.relay.on('error', (err) => this.drop(Drop.SendError, err.message));
+    const idleMs = this.session.config.timeouts.idleMs;
+    if (idleMs > 0) this.watchIdle(idleMs);
+  }
+
+  // --- client → remote ---------------------------------------------------------------------------
+
+  private readonly onClientDatagram = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (rinfo.address !== this.clientAddress) {
+      if (canonicalIp(rinfo.address) !== this.clientIp) return this.drop(Drop.ForeignSender, rinfo.address);
+    }
+    if (this.clientPort !== undefined && rinfo.port !== this.clientPort) {
+      return this.drop(Drop.ForeignSender, formatHostPort(rinfo.address, rinfo.port));
+    }
+    const parsed = parseUdpHeader(msg);
+    if (!parsed.ok) return this.drop(Drop.Malformed, parsed.reason);
+    const h = parsed.value;
+    if (h.frag !== 0) return this.drop(Drop.Fragment);
+    if (h.port === 0) return this.drop(Drop.BadPort);
+    // A well-formed datagram from the client: this is where replies go from now on.
+    this.clientAddress = rinfo.address;
+    this.clientPort = rinfo.port;
+    const data = msg.subarray(h.dataOffset);
+    if (h.type === 'domain') {
+      const hit = dnsCache.get(h.host);
+      if (hit === null) return this.drop(Drop.Unresolved, h.host);
+      if (hit !== undefined) return this.send(hit.family, data, h.port, hit.address);
+      const port = h.port;
+      dnsCache.resolve(h.host, (r) => {
+        if (this.session.isClosed) return;
+        if (!r) return this.drop(Drop.Unresolved, h.host);
+        this.send(r.family, data, port, r.address);
+      });
+      return;
+    }
+    if (h.type === 'ipv4') return this.send(4, data, h.port, h.host);
+    const mapped = h.host.startsWith('::ffff:') ? toIPv4(canonicalIp(h.host) ?? '') : undefined;
+    if (mapped !== undefined) return this.send(4, data, h.port, mapped);
+    this.send(6, data, h.port, h.host);
+  };
+
+  private send(family: 4 | 6, data: Buffer, port: number, address: string): void {
+    if (this.session.isClosed) return;
+    try {
+      this.outbound(family).send(data, port, address);
+    } catch (err) {
+      return this.drop(Drop.SendError, (err as Error).message);
+    }
+    this.counters.datagramsUp++;
+    this.counters.bytesUp += data.length;
+  }
+
+  private outbound(family: 4 | 6): UdpSocket {
+    const existing = family === 4 ? this.out4 : this.out6;
+    if (existing) return existing;
+    const s = createSocket(family === 4 ? { type: 'udp4' } : { type: 'udp6', ipv6Only: true });
+    this.session.own(s);
+    s.on('message', this.onRemoteDatagram);
+    // Without a send callback, dgram reports a failed send here (unreachable network, EMSGSIZE…).
+    s.on('error', (err) => this.drop(Drop.SendError, err.message));
+    s.bind(0); // sends issued before the bind completes are queued by dgram
+    if (family === 4) this.out4 = s;
+    else this.out6 = s;
+    return s;
+  }
+
+  // --- remote → client ---------------------------------------------------------------------------
+
+  private readonly onRemoteDatagram = (msg: Buffer, rinfo: RemoteInfo): void => {
+    const address = this.clientAddress;
+    const port = this.clientPort;
+    if (address === undefined || port === undefined || this.session.isClosed) return this.drop(Drop.ClientUnknown);
+    try {
+      this.relay.send([this.headerFor(rinfo.address, rinfo.port), msg], port, address);
+    } catch (err) {
+      return this.drop(Drop.SendError, (err as Error).message);
+    }
+    this.counters.datagramsDown++;
+    this.counters.bytesDown += msg.length;
+  };
+
+  private headerFor(address: string, port: number): Buffer {
+    let byPort = this.headers.get(address);
+    if (byPort === undefined) {
+      if (this.headers.size >= MAX_HEADER_HOSTS) this.headers.clear();
+      byPort = new Map();
+      this.headers.set(address, byPort);
+    }
+    let header = byPort.get(port);
+    if (header === undefined) {
+      if (byPort.size >= MAX_HEADER_PORTS_PER_HOST) byPort.clear();
+      header = encodeUdpHeader(address, port);
+      byPort.set(port, header);
+    }
+    return header;
+  }
+
+  // --- bookkeeping -------------------------------------------------------------------------------
+
+  private drop(reason: Drop, detail?: string): void {
+    this.counters.datagramsDropped++;
+    if ((this.logged & reason) === 0) {
+      this.logged |= reason;
+      this.session.logger.debug(
+        `${this.session.tag} UDP: dropped ${DROP_TEXT[reason]}${detail ? ` (${detail})` : ''}; further ones are only counted`,
+      );
+    }
+  }
+
+  /** Closes the association after `idleMs` without a datagram relayed either way (checked 4× per period). */
+  private watchIdle(idleMs: number): void {
+    const c = this.counters;
+    let seen = -1;
+    let quietSince = Date.now();
+    const timer = setInterval(
+      () => {
+        const n = c.datagramsUp + c.datagramsDown;
+        const now = Date.now();
+        if (n !== seen) {
+          seen = n;
+          quietSince = now;
+        } else if (now - quietSince >= idleMs) {
+          this.session.close({ kind: 'idle-timeout', message: `UDP association idle for ${Math.round(idleMs / 1000)} s` });
+        }
+      },
+      Math.max(10, Math.floor(idleMs / 4)),
+    );
+    this.relay.once('close', () => clearInterval(timer));
+  }
+}
+
+// --- DNS for domain destinations ---------------------------------------------------------------
+
+export interface Resolved {
+  address: string;
+  family: 4 | 6;
+}
+
+type LookupFn = (name: string, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void;
+
+/**
+ * A small resolver cache shared by every association: a hot name is looked up once per `ttlMs`,
+ * not per datagram. Failures are remembered for `negativeTtlMs`. Concurrent misses for one name
+ * share one lookup (at most `maxWaiters` datagrams wait for it; more are dropped). Bounded size:
+ * the oldest entry goes first.
+ */
+export class DnsCache {
+  private readonly entries = new Map<string, { value: Resolved | null; expires: number }>();
+  private readonly inflight = new Map<string, Array<(r: Resolved | null) => void>>();
+
+  constructor(
+    private readonly ttlMs = 30_000,
+    private readonly negativeTtlMs = 5_000,
+    private readonly maxEntries = 512,
+    private readonly maxWaiters = 64,
+    private readonly lookupFn: LookupFn = (name, cb) => lookup(name, cb),
+  ) {}
+
+  /** A fresh cached answer (null = known not to resolve), or undefined: call resolve(). */
+  get(name: string): Resolved | null | undefined {
+    const e = this.entries.get(name);
+    if (e === undefined) return undefined;
+    if (e.expires > Date.now()) return e.value;
+    this.entries.delete(name);
+    return undefined;
+  }
+
+  /** Resolves `name` (one lookup for concurrent callers); `cb(null)` when it does not resolve. */
+  resolve(name: string, cb: (r: Resolved | null) => void): void {
+    const waiting = this.inflight.get(name);
+    if (waiting) {
+      if (waiting.length < this.maxWaiters) waiting.push(cb);
+      else cb(null);
+      return;
+    }
+    this.inflight.set(name, [cb]);
+    this.lookupFn(name, (err, address, family) => {
+      const value: Resolved | null = err || !address ? null : { address, family: family === 6 ? 6 : 4 };
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(name, { value, expires: Date.now() + (value ? this.ttlMs : this.negativeTtlMs) });
+      const callbacks = this.inflight.get(name) ?? [];
+      this.inflight.delete(name);
+      for (const f of callbacks) f(value);
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export const dnsCache = new DnsCache();
