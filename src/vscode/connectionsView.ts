@@ -22,8 +22,14 @@ import { Throttle } from './throttle';
 
 export const VIEW_ID = 'socks5.connections';
 
-/** Ages and byte counters move without events: refresh this often while visible with sessions. */
-const TICK_MS = 1000;
+/**
+ * Ages and byte counters move without events: while the view is visible with sessions, poll every
+ * second, slower with many sessions (1,000 busy rows: every 5 s) so a big proxy costs the
+ * extension host little.
+ */
+export function tickMs(active: number): number {
+  return Math.min(5000, 1000 + 4 * active);
+}
 
 /**
  * A refresh re-renders every row, which closes an open tooltip. VS Code asks for a tooltip
@@ -47,7 +53,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   private readonly rates = new RateTracker();
   private readonly refresh = new Throttle(() => this.doRefresh(), 250);
   private readonly badge = new Throttle(() => this.updateChrome(), 250);
-  private ticker: ReturnType<typeof setInterval> | undefined;
+  private ticker: ReturnType<typeof setTimeout> | undefined;
   /** Something changed while hidden (or while a tooltip was held): refresh when possible. */
   private stale = false;
   private holdUntil = 0;
@@ -243,17 +249,20 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   }
 
   private manageTicker(): void {
-    const want = this.view.visible && this.controller.state === 'running' && this.controller.activeCount() > 0;
-    if (want && this.ticker === undefined) {
-      this.ticker = setInterval(() => this.requestRefresh(), TICK_MS);
-    } else if (!want) {
+    const active = this.view.visible && this.controller.state === 'running' ? this.controller.activeCount() : 0;
+    if (active > 0 && this.ticker === undefined) {
+      this.ticker = setTimeout(() => {
+        this.ticker = undefined;
+        this.requestRefresh(); // re-arms the ticker (manageTicker) while there is something to show
+      }, tickMs(active));
+    } else if (active === 0) {
       this.stopTicker();
     }
   }
 
   private stopTicker(): void {
     if (this.ticker !== undefined) {
-      clearInterval(this.ticker);
+      clearTimeout(this.ticker);
       this.ticker = undefined;
     }
   }
