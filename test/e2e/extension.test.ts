@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { SocksClient } from 'socks';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
+  addListItemInUI,
   closeBrowser,
   fillInputBox,
   findVsix,
@@ -23,16 +24,14 @@ import {
   isListening,
   launchBrowser,
   log,
-  openSettingsUI,
   pickQuickItem,
+  proxyClientArgs,
   readSettings,
   REPO_ROOT,
   runCommand,
   screenshot,
-  searchSettings,
   SEL,
   setSettingInUI,
-  settingItem,
   startProcess,
   statusTexts,
   VSCode,
@@ -258,9 +257,10 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
       await runCommand(page, 'SOCKS5: Start Proxy');
       await waitForRunningOn(page, port1);
       assert.match(await statusItemText(page), new RegExp(`^SOCKS5 :${port1} · 0$`));
-      await waitForPort(port1, true);
-      // The view's title shows the address once running.
+      // Running, nobody connected yet: the welcome content says so (checked before the probe
+      // below connects, since any connection, even a probe, replaces it with the history).
       await view.locator('.welcome-view-content').filter({ hasText: 'The proxy is running' }).waitFor({ state: 'visible', timeout: 10_000 });
+      await waitForPort(port1, true);
 
       // Screenshot: the status bar item with its tooltip.
       await statusItem(page).hover();
@@ -279,7 +279,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
   test('2. a second headless Chromium using the proxy loads a local page with the right content', async () => {
     await scenario(vs, 'chromium through proxy', async () => {
       await waitForRunningOn(page, port1, 5_000);
-      const client = await launchBrowser([`--proxy-server=socks5://127.0.0.1:${port1}`, '--proxy-bypass-list=<-loopback>']);
+      const client = await launchBrowser(proxyClientArgs(port1));
       browsers.push(client);
       try {
         const ctx = await client.newContext();
@@ -304,7 +304,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
       await runCommand(page, 'SOCKS5: Stop Proxy');
       await waitForStatusLabel(page, /stopped/);
       await waitForPort(port1, false);
-      const offline = await launchBrowser([`--proxy-server=socks5://127.0.0.1:${port1}`, '--proxy-bypass-list=<-loopback>']);
+      const offline = await launchBrowser(proxyClientArgs(port1));
       browsers.push(offline);
       try {
         const tab = await (await offline.newContext()).newPage();
@@ -402,19 +402,8 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
     await scenario(vs, 'auth', async () => {
       await waitForRunningOn(page, port2, 5_000);
       // Add the user to socks5.auth.users in the Settings editor (list widget: Add Item).
-      await openSettingsUI(page, MACHINE_TAB);
-      await searchSettings(page, 'socks5.auth.users');
-      const item = settingItem(page, 'socks5.auth.users');
-      await item.waitFor({ state: 'visible', timeout: 15_000 });
-      await item.locator('.setting-list-addButton').click();
-      const edit = item.locator('.setting-list-edit-row input, .setting-list-widget input').first();
-      await edit.waitFor({ state: 'visible', timeout: 5_000 });
-      await edit.fill(USER);
-      await page.keyboard.press('Enter');
-      await waitFor(`socks5.auth.users = ["${USER}"] in settings.json`, () => {
-        const users = readSettings(vs.dirs, MACHINE_TAB)['socks5.auth.users'];
-        return Array.isArray(users) && users.length === 1 && users[0] === USER;
-      });
+      await addListItemInUI(page, vs.dirs, 'socks5.auth.users', USER, MACHINE_TAB);
+      assert.deepEqual(readSettings(vs.dirs, MACHINE_TAB)['socks5.auth.users'], [USER]);
 
       // Set the password: palette → pick the user → password input box.
       await clearToasts(page);

@@ -35,7 +35,23 @@ export const CHROMIUM_ARGS = [
   '--disable-default-apps',
   '--disable-extensions',
   '--disable-dev-shm-usage',
+  // Chromium still calls home in the background (accounts.google.com, update.googleapis.com):
+  // no name is resolved here except loopback, so none of that leaves the machine, not even DNS.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
+
+/** Google hosts Chromium reaches for in the background; see proxyClientArgs. */
+const CHROMIUM_BACKGROUND_HOSTS = ['*.google.com', '*.googleapis.com', '*.gstatic.com', '*.gvt1.com'];
+
+/**
+ * Flags that make Chromium a SOCKS5 client of 127.0.0.1:port, loopback targets included
+ * (`<-loopback>`: without it Chromium never proxies localhost). Its own background requests to
+ * Google bypass the proxy (and then fail on the resolver rules above), so the proxy sees only
+ * what the test loads and never resolves a public name.
+ */
+export function proxyClientArgs(port: number): string[] {
+  return [`--proxy-server=socks5://127.0.0.1:${port}`, `--proxy-bypass-list=<-loopback>;${CHROMIUM_BACKGROUND_HOSTS.join(';')}`];
+}
 
 /** User settings that keep the workbench quiet and deterministic (no welcome page, no tips). */
 export const QUIET_SETTINGS: Record<string, unknown> = {
@@ -724,6 +740,42 @@ export async function setSettingInUI(
     } catch (e) {
       if (attempt === 3) throw e;
       log(`setting ${settingId} did not stick (attempt ${attempt}), typing it again`);
+    }
+  }
+}
+
+/**
+ * Adds `value` to a list-of-strings setting in the Settings editor (its "Add Item" button, type,
+ * Enter), as a user would, and checks that it was written (retried like setSettingInUI).
+ */
+export async function addListItemInUI(
+  page: Page,
+  dirs: Dirs,
+  settingId: string,
+  value: string,
+  target: SettingsTarget = 'user',
+): Promise<void> {
+  await openSettingsUI(page, target);
+  await searchSettings(page, settingId);
+  const item = settingItem(page, settingId);
+  const written = (): boolean => {
+    const v = readSettings(dirs, target)[settingId];
+    return Array.isArray(v) && v.includes(value);
+  };
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await item.waitFor({ state: 'visible', timeout: 15_000 });
+    await item.locator('.setting-list-addButton').click({ timeout: 10_000 });
+    // The new row's input takes the focus; type into whatever has it (the row may re-render).
+    await item.locator('.setting-list-edit-row input').first().waitFor({ state: 'visible', timeout: 5_000 });
+    await page.keyboard.type(value);
+    await page.keyboard.press('Enter');
+    try {
+      await waitFor(`${settingId} to contain "${value}" in ${settingsFile(dirs, target)}`, written, { timeoutMs: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      log(`adding "${value}" to ${settingId} did not stick (attempt ${attempt}), trying again`);
+      await page.keyboard.press('Escape');
     }
   }
 }
