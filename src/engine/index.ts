@@ -3,4 +3,4 @@ export * from './types';
 export { Socks5Server, StartError, resolveOptions } from './server';
 export { formatHostPort, REP, REPLY_NAMES } from './wire';
 export { replyText } from './replies';
-export { isLoopbackHost } from './loopback';
+export { isLoopbackHost, isWildcardHost } from './loopback';

@@ -3,7 +3,7 @@
 // `allowUnauthenticatedRemote` rule, users without a password) and the live-apply plan, so all of
 // the decisions are unit-testable outside VS Code.
 import { isIP } from 'node:net';
-import type { CommandSwitches, LiveOptions, ServerOptions, Timeouts } from '../engine';
+import { isLoopbackHost, isWildcardHost, type CommandSwitches, type LiveOptions, type ServerOptions, type Timeouts } from '../engine';
 
 export const SECTION = 'socks5';
 
@@ -218,61 +218,8 @@ export function isValidHost(host: string): boolean {
   return name.split('.').every((l) => LABEL.test(l));
 }
 
-/** Expands an IPv6 text form to 8 numbers, or undefined. Handles `::`, a zone and an IPv4 tail. */
-function ipv6Groups(addr: string): number[] | undefined {
-  let a = addr.toLowerCase();
-  const zone = a.indexOf('%');
-  if (zone >= 0) a = a.slice(0, zone);
-  if (isIP(a) !== 6) return undefined;
-  let tail: number[] = [];
-  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
-  if (v4) {
-    const [b0, b1, b2, b3] = v4.slice(2).map(Number) as [number, number, number, number];
-    tail = [(b0 << 8) | b1, (b2 << 8) | b3];
-    a = v4[1]!;
-    if (!a.endsWith('::')) a = a.slice(0, -1);
-  }
-  const want = 8 - tail.length;
-  let parts: string[];
-  const gap = a.indexOf('::');
-  if (gap >= 0) {
-    const head = a.slice(0, gap);
-    const rest = a.slice(gap + 2);
-    const h = head ? head.split(':') : [];
-    const r = rest ? rest.split(':') : [];
-    const fill = want - h.length - r.length;
-    if (fill < 0) return undefined;
-    parts = [...h, ...new Array<string>(fill).fill('0'), ...r];
-  } else {
-    parts = a.split(':');
-  }
-  const groups = [...parts.map((g) => parseInt(g, 16)), ...tail];
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
-}
-
-/**
- * True when `host` can only be reached from this machine: 127.0.0.0/8, ::1, an IPv4-mapped
- * loopback (::ffff:127.x.x.x) or the name `localhost`. Wildcards (0.0.0.0, ::) and any other name
- * count as reachable from the network.
- */
-export function isLoopbackHost(host: string): boolean {
-  const h = normalizeHost(host).toLowerCase();
-  if (h === 'localhost' || h === 'localhost.') return true;
-  if (isIP(h) === 4) return h.split('.')[0] === '127';
-  const g = ipv6Groups(h);
-  if (!g) return false;
-  if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return true; // ::1
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return g[6]! >> 8 === 127; // ::ffff:127.x
-  return false;
-}
-
-/** 0.0.0.0 / :: (listen on every interface). */
-export function isWildcardHost(host: string): boolean {
-  const h = normalizeHost(host);
-  if (h === '0.0.0.0') return true;
-  const g = ipv6Groups(h);
-  return !!g && g.every((x) => x === 0);
-}
+// The loopback / wildcard rules live in the engine, so the CLI and the extension apply one rule.
+export { isLoopbackHost, isWildcardHost };
 
 // ---------------------------------------------------------------------------------------------
 // Credentials
