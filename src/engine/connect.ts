@@ -38,6 +38,8 @@ export function handleConnect(session: Session, req: Request): void {
       attempt?.destroy();
       finish(Object.assign(new Error(`connect timed out after ${connectMs} ms`), { code: 'ETIMEDOUT' }));
     }, connectMs);
+    // A session closed while connecting (client gone, stop()) must not leave its timer behind.
+    void session.closed.then(() => clearTimeout(timer));
   }
 
   const tryAddresses = (addresses: string[], i: number, lastErr: unknown): void => {

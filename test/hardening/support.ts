@@ -1,7 +1,7 @@
 // Helpers for the hardening suite: process guards, fd/RSS probes, bounded concurrency, a raw SOCKS5
 // client that does the whole handshake, and the proxy / echo target / "never accepts" target as
 // separate processes (so their fds and memory can be measured apart from the test's own).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -231,9 +231,13 @@ let cliPath: string | undefined;
 /** Bundles src/cli.ts (the engine and CLI as shipped) once per test process. */
 export async function buildCli(): Promise<string> {
   if (cliPath) return cliPath;
-  const { build } = await import('esbuild');
+  // The esbuild CLI, one shot: its JS API leaves a service process that keeps the test alive.
   const out = join(mkdtempSync(join(tmpdir(), 'socks5-hardening-')), 'cli.js');
-  await build({ entryPoints: [join(ROOT, 'src', 'cli.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: out, logLevel: 'error' });
+  const esbuild = join(ROOT, 'node_modules', '.bin', 'esbuild');
+  const args = [join(ROOT, 'src', 'cli.ts'), '--bundle', '--platform=node', '--format=cjs', `--outfile=${out}`, '--log-level=error'];
+  await new Promise<void>((resolve, reject) =>
+    execFile(esbuild, args, { timeout: 60_000 }, (err, _o, stderr) => (err ? reject(new Error(`esbuild: ${err.message} ${stderr}`)) : resolve())),
+  );
   cliPath = out;
   return out;
 }
