@@ -24,6 +24,11 @@ export function handleConnect(session: Session, req: Request): void {
       return;
     }
     if (!socket) {
+      if (resolveFailed && !finishedByTimeout) {
+        // Whatever getaddrinfo said (ENOTFOUND, EAI_AGAIN, EINVAL for a name it cannot even encode…).
+        session.fail(REP.HOST_UNREACHABLE, `cannot resolve ${req.host} (${errorCode(err) ?? 'error'})`);
+        return;
+      }
       const detail = describe(err, req);
       session.fail(finishedByTimeout ? REP.TTL_EXPIRED : replyForError(err), detail);
       return;
@@ -32,6 +37,7 @@ export function handleConnect(session: Session, req: Request): void {
   };
 
   let finishedByTimeout = false;
+  let resolveFailed = false;
   if (connectMs > 0) {
     timer = setTimeout(() => {
       finishedByTimeout = true;
@@ -63,7 +69,10 @@ export function handleConnect(session: Session, req: Request): void {
     tryAddresses([req.host], 0, undefined);
   } else {
     lookup(req.host, { all: true }, (err, addresses) => {
-      if (err) return finish(err);
+      if (err) {
+        resolveFailed = true;
+        return finish(err);
+      }
       if (addresses.length === 0) return finish(Object.assign(new Error('no addresses'), { code: 'ENOTFOUND' }));
       tryAddresses(
         addresses.map((a) => a.address),

@@ -86,4 +86,132 @@ describe('faults end only their own session', () => {
     assert.ok(log.slice(before).every((c) => c.outcome.kind === 'closed-by-client'), 'each ended as closed by client');
     await bystanderStillEchoes();
   });
+
+  it('a target that resets mid-stream ends that session only (the client sees the reset; no reply is due)', async () => {
+    let got = 0;
+    const resetter: Server = createServer((c) => {
+      c.on('error', () => {});
+      c.on('data', (d) => {
+        got += d.length;
+        if (got >= 64 * 1024) c.resetAndDestroy(); // mid-stream, with data in flight
+      });
+    });
+    const rport = await listen(resetter);
+    try {
+      const before = log.length;
+      const { socket, rep } = await socksConnect(port, rport);
+      assert.equal(rep, 0);
+      socket.write(Buffer.alloc(256 * 1024, 1));
+      await closedWithin(socket, MS);
+      await waitFor(() => log.length > before, MS, 'the session to end');
+      const mine = log.slice(before);
+      assert.equal(mine.length, 1, 'exactly one session ended');
+      assert.ok(['error', 'closed-by-target'].includes(mine[0]!.outcome.kind), mine[0]!.outcome.message);
+      await bystanderStillEchoes();
+    } finally {
+      await close(resetter);
+    }
+  });
+
+  it('a client that resets mid-stream ends that session only (the target sees it close)', async () => {
+    let targetClosed = false;
+    let received = 0;
+    const sink: Server = createServer((c) => {
+      c.on('error', () => {});
+      c.on('data', (d) => (received += d.length));
+      c.on('close', () => (targetClosed = true));
+    });
+    const sport = await listen(sink);
+    try {
+      const before = log.length;
+      const { socket, rep } = await socksConnect(port, sport);
+      assert.equal(rep, 0);
+      socket.write(Buffer.alloc(64 * 1024, 2));
+      await waitFor(() => received > 0, MS, 'the target to receive data');
+      socket.resetAndDestroy();
+      await waitFor(() => targetClosed, MS, 'the target side to be closed');
+      await waitFor(() => log.length > before, MS, 'the session to end');
+      assert.equal(log.length - before, 1, 'exactly one session ended');
+      await bystanderStillEchoes();
+    } finally {
+      await close(sink);
+    }
+  });
+
+  it('a target that accepts and closes at once: success, then the client gets the FIN', async () => {
+    const slammer: Server = createServer((c) => c.end());
+    const p = await listen(slammer);
+    try {
+      const { socket, rep } = await socksConnect(port, p);
+      assert.equal(rep, 0);
+      socket.on('end', () => socket.end());
+      socket.resume();
+      await closedWithin(socket, MS);
+      await bystanderStillEchoes();
+    } finally {
+      await close(slammer);
+    }
+  });
+
+  it('names that do not resolve (odd bytes, too long, NUL, %) → REP 0x04 host unreachable, each on its own', async () => {
+    const names = [
+      Buffer.from('nonexistent.invalid'),
+      Buffer.from('a\0b.invalid'),
+      Buffer.from('has space.invalid'),
+      Buffer.from('%.invalid'),
+      Buffer.from(`${'x'.repeat(64)}.invalid`), // a label over 63 bytes
+      Buffer.alloc(255, 0x79), // 255 bytes, no dot
+      Buffer.from([0xff, 0xfe, 0x80]), // not UTF-8
+    ];
+    await Promise.all(
+      names.map(async (name) => {
+        const s = await tcpConnect(port);
+        s.write(domainRequest(name, 80));
+        const r = await readBytes(s, 12, MS);
+        assert.equal(r[3], 0x04, `${JSON.stringify(name.toString('latin1').slice(0, 20))}: REP 0x${r[3]!.toString(16)}`);
+        s.on('end', () => s.end());
+        s.resume();
+        await closedWithin(s, MS);
+      }),
+    );
+    await bystanderStillEchoes();
+  });
+
+  it('a target that never accepts → REP 0x06 at the connect deadline; a client resetting meanwhile ends its session at once', async () => {
+    const hole = await neverAccepting();
+    try {
+      const fds = await settledFdCount();
+      const request = Buffer.from([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, hole.port >> 8, hole.port & 0xff]);
+      // Resets while the proxy is still connecting: its session ends then, not at the deadline.
+      const leaver = await tcpConnect(port);
+      const leaverPort = leaver.localPort;
+      leaver.write(request);
+      await readBytes(leaver, 2, MS);
+      await waitFor(() => proxy.connections().some((c) => c.client.port === leaverPort && c.state === 'connecting'), MS, 'the leaver to be connecting');
+      const before = log.length;
+      leaver.resetAndDestroy();
+      await waitFor(() => log.slice(before).some((c) => c.client.port === leaverPort), MS, 'the leaver’s session to end');
+      const left = log.slice(before).find((c) => c.client.port === leaverPort)!;
+      assert.notEqual(left.outcome.kind, 'reply', `ended by the reset, not by a reply (${left.outcome.message})`);
+
+      // Waits it out: gets TTL expired once connectMs (1 s here) has passed.
+      const waiter = await tcpConnect(port);
+      const waiterPort = waiter.localPort;
+      waiter.write(request);
+      const r = await readBytes(waiter, 12, MS);
+      assert.equal(r[3], 0x06, `REP 0x${r[3]!.toString(16)} (0x06 = TTL expired, as Dante answers a connect timeout)`);
+      waiter.on('end', () => waiter.end());
+      await closedWithin(waiter, MS);
+      await waitFor(() => log.some((c) => c.client.port === waiterPort), MS, 'the waiter’s session to end');
+      const waited = log.find((c) => c.client.port === waiterPort)!;
+      assert.equal(waited.outcome.kind, 'reply');
+      assert.equal(waited.outcome.reply, 0x06);
+      await bystanderStillEchoes();
+      // Both outbound attempts were abandoned: no fd left behind.
+      await waitFor(() => fdCount() <= fds, MS, () => `fds back to ${fds} (now ${fdCount()})`);
+    } finally {
+      for (const f of hole.fillers) f.destroy();
+      await hole.proc.stop();
+    }
+  });
 });

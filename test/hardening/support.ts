@@ -207,9 +207,15 @@ export async function echoThrough(proxyPort: number, echoPort: number, creds?: C
   }
 }
 
-/** Resolves when the socket has closed (or rejects after `ms`). */
+/**
+ * Resolves when the socket has closed (or rejects after `ms`). Meanwhile it behaves like a normal
+ * client: reads and discards, and answers the server's FIN with its own.
+ */
 export function closedWithin(socket: Socket, ms: number): Promise<void> {
   if (socket.closed) return Promise.resolve();
+  if (socket.readableEnded) socket.end();
+  else socket.once('end', () => socket.end());
+  socket.resume();
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
     socket.once('close', () => {
