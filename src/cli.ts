@@ -88,7 +88,7 @@ function main(): void {
 
   const port = Number(v.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be an integer 0-65535, got "${v.port}"`);
-  const host = v.host!;
+  const host = v.host!.trim().replace(/^\[(.*)\]$/, '$1'); // `[::1]` as in a URL: the same address the policy check sees
   if (host.length === 0) fail('--host must not be empty');
 
   // Pair each --user with the --password that follows it (or SOCKS5_PASSWORD).
