@@ -39,7 +39,7 @@ const goodAddressBytes = fc.oneof(
 /** ...and near misses: an empty domain name, any ATYP byte with any bytes after it. */
 const addressBytes = fc.oneof(
   goodAddressBytes,
-  fc.constant([3, 0]),
+  fc.constant<number[]>([3, 0]),
   fc.tuple(byte, bytes(20)).map(([t, a]) => [t, ...a]),
 );
 const port = fc.integer({ min: 0, max: 65535 });
