@@ -7,12 +7,27 @@
 // before sending (the test predicts what the server will parse with the engine's own parsers), so
 // the fuzz never makes the proxy connect, listen or resolve anywhere but 127.0.0.1.
 import assert from 'node:assert/strict';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server, type ConnectionInfo, type Outcome } from '../../src/engine';
-import { parseAuthRequest, parseGreeting, parseRequest } from '../../src/engine/wire';
+import { parseAuthRequest, parseGreeting, parseRequest, parseUdpHeader } from '../../src/engine/wire';
 import { close, echoServer, listen } from '../support/net';
-import { echoThrough, fdCount, guardProcess, knob, pool, settledFdCount, sleep, tcpConnect, waitFor, type Creds } from './support';
+import {
+  echoThrough,
+  fdCount,
+  guardProcess,
+  ipv4Address,
+  knob,
+  pool,
+  settledFdCount,
+  sleep,
+  socksCommand,
+  tcpConnect,
+  udpFrame,
+  waitFor,
+  type Creds,
+} from './support';
 
 const CASES = knob('FUZZ_CASES', 10_000);
 const PARALLEL = knob('FUZZ_PARALLEL', 100);
@@ -262,5 +277,122 @@ describe('network fuzz', () => {
     assert.ok(canaryHits > 0, 'some fuzzed requests were well-formed enough to connect (the fuzz reaches the commands)');
     // Back to the fds we started with: nothing leaked by any path.
     await waitFor(() => fdCount() <= fdBase, 10_000, () => `fds back to ${fdBase} (now ${fdCount()})`);
+  });
+});
+
+// --- UDP datagrams -------------------------------------------------------------------------------
+
+const DATAGRAMS = knob('FUZZ_UDP_DATAGRAMS', 10_000);
+
+function validDatagram(r: Rng): number[] {
+  const out = [r.pick([0, 0, 0, r.int(0, 255)]), r.pick([0, 0, 0, r.int(0, 255)]), r.pick([0, 0, 0, 0, 1, r.int(0, 255)])];
+  const atyp = r.pick([1, 1, 3, 4, r.int(0, 255)]);
+  if (atyp === 1) out.push(1, 127, 0, 0, 1);
+  else if (atyp === 4) out.push(4, ...r.bytes(16));
+  else if (atyp === 3) {
+    const b = Buffer.from(r.pick(['localhost', 'example.invalid', String.fromCharCode(...r.bytes(r.int(0, 40)))]), 'latin1');
+    out.push(3, b.length, ...b);
+  } else out.push(atyp, ...r.bytes(r.int(0, 20)));
+  out.push(r.int(0, 255), r.int(0, 255), ...r.bytes(r.int(0, 100)));
+  return out;
+}
+
+/**
+ * Confines a datagram the relay would forward (FRAG 0, port ≠ 0, a parseable header) to
+ * 127.0.0.1:`port` (the name `localhost` is kept: it resolves from /etc/hosts), and tags its DATA
+ * with who sent it so the target can tell.
+ */
+function confineDatagram(bytes: number[], port: number, tag: string): Buffer {
+  const buf = Buffer.from(bytes);
+  const h = parseUdpHeader(buf);
+  if (!h.ok || h.value.frag !== 0 || h.value.port === 0) return buf;
+  const data = Buffer.concat([Buffer.from(`${tag}|`), buf.subarray(h.value.dataOffset)]);
+  if (h.value.type === 'domain' && h.value.host === 'localhost') {
+    return Buffer.concat([buf.subarray(0, h.value.dataOffset - 2), Buffer.from([port >> 8, port & 0xff]), data]);
+  }
+  return Buffer.concat([Buffer.from([buf[0]!, buf[1]!, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]), data]);
+}
+
+describe('UDP datagram fuzz', () => {
+  it(`${DATAGRAMS} random and mutated datagrams from the client and from strangers: only the client's reach a target`, async (t) => {
+    const guard = guardProcess();
+    const SEED2 = (SEED + 1) % 1_000_000_007;
+    t.diagnostic(`FUZZ_SEED=${SEED} (datagrams: ${SEED2})`);
+    const r = rng(SEED2);
+    const server = new Socks5Server({ port: 0 });
+    const port = (await server.start()).port;
+    const echo = await echoServer();
+    // The target: echoes every datagram back to its sender, and records whose it was.
+    const target = createSocket('udp4');
+    const fromTags = new Map<string, number>();
+    target.on('message', (msg, rinfo) => {
+      const tag = msg.toString('latin1', 0, msg.indexOf(0x7c));
+      fromTags.set(tag, (fromTags.get(tag) ?? 0) + 1);
+      target.send(msg, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((res) => target.bind(0, '127.0.0.1', () => res()));
+    const targetPort = target.address().port;
+    // The client's own UDP socket, and strangers: same IP other port, another loopback IP, IPv6.
+    const open = async (type: 'udp4' | 'udp6', host: string) => {
+      const s = createSocket(type);
+      await new Promise<void>((res) => s.bind(0, host, () => res()));
+      return s;
+    };
+    const client = await open('udp4', '127.0.0.1');
+    const strangers = { 'same-ip': await open('udp4', '127.0.0.1'), 'other-ip': await open('udp4', '127.0.0.2'), ipv6: await open('udp6', '::1') };
+    let clientGot = 0;
+    client.on('message', () => clientGot++);
+    const strangerGot: Record<string, number> = {};
+    for (const [name, s] of Object.entries(strangers)) s.on('message', () => (strangerGot[name] = (strangerGot[name] ?? 0) + 1));
+    const controls: Socket[] = [];
+    try {
+      // Two associations: one names the client's port, one leaves it to the first datagram.
+      const pinned = await socksCommand(port, 3, ipv4Address('127.0.0.1', client.address().port));
+      const unpinned = await socksCommand(port, 3, ipv4Address('0.0.0.0', 0));
+      controls.push(pinned.socket, unpinned.socket);
+      assert.equal(pinned.rep, 0);
+      assert.equal(unpinned.rep, 0);
+      // The unpinned one is pinned by the client's first datagram, before any stranger speaks.
+      client.send(udpFrame('127.0.0.1', targetPort, 'client|hello'), unpinned.port, '127.0.0.1');
+      await waitFor(() => clientGot >= 1, 5000, 'the first round trip');
+
+      const relays = [pinned.port, unpinned.port];
+      const senders: Array<[string, UdpSocket]> = [['client', client], ...Object.entries(strangers)];
+      for (let i = 0; i < DATAGRAMS; i++) {
+        const [name, sock] = r.next() < 0.6 ? senders[0]! : r.pick(senders.slice(1));
+        const raw = r.next() < 0.2 ? r.bytes(r.int(0, 300)) : r.next() < 0.3 ? validDatagram(r) : mutate(r, validDatagram(r));
+        const dgram = confineDatagram(raw, targetPort, name);
+        const relayPort = r.pick(relays);
+        sock.send(dgram, relayPort, name === 'ipv6' ? '::1' : '127.0.0.1');
+        if (i % 200 === 199) {
+          await sleep(5); // let the loopback queues drain: this is a fuzz, not a flood
+          if (i % 2000 === 1999) await echoThrough(port, echo.port); // TCP keeps being served
+        }
+      }
+      // And the associations still relay for their client.
+      const before = clientGot;
+      client.send(udpFrame('127.0.0.1', targetPort, 'client|final'), pinned.port, '127.0.0.1');
+      await waitFor(() => clientGot > before, 5000, 'a round trip after the fuzz');
+      await sleep(200);
+
+      const infos = server.connections().filter((c) => c.command === 'udpAssociate');
+      const dropped = infos.reduce((n, c) => n + (c.datagramsDropped ?? 0), 0);
+      const up = infos.reduce((n, c) => n + (c.datagramsUp ?? 0), 0);
+      t.diagnostic(`target got ${[...fromTags].map(([k, v]) => `${v} from ${k}`).join(', ')}; relays forwarded ${up}, dropped ${dropped}; strangers got back ${JSON.stringify(strangerGot)}`);
+      assert.deepEqual([...fromTags.keys()].filter((k) => k !== 'client'), [], 'no stranger’s datagram reached the target');
+      assert.deepEqual(strangerGot, {}, 'no stranger got anything back from a relay');
+      assert.ok((fromTags.get('client') ?? 0) > 10, 'the client’s well-formed datagrams did get through');
+      assert.ok(dropped > DATAGRAMS / 10, 'malformed and foreign datagrams were dropped and counted');
+      assert.equal(pinned.socket.closed || unpinned.socket.closed, false, 'both associations are still up');
+      await echoThrough(port, echo.port);
+    } finally {
+      for (const c of controls) c.destroy();
+      await waitFor(() => server.stats().active === 0, 5000, 'the associations to end').catch(() => {});
+      for (const s of [client, ...Object.values(strangers), target]) s.close();
+      await server.stop();
+      await close(echo.server);
+      guard.dispose();
+    }
+    assert.deepEqual(guard.errors, [], 'no uncaught exception or unhandled rejection');
   });
 });

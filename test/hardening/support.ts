@@ -194,6 +194,52 @@ export async function socksConnect(
   }
 }
 
+/** ATYP + DST.ADDR + DST.PORT for an IPv4 address. */
+export function ipv4Address(ip: string, port: number): number[] {
+  return [1, ...ip.split('.').map(Number), port >> 8, port & 0xff];
+}
+
+/** Reads one full reply (any ATYP) from the socket: [REP, host, port]. */
+export async function readReply(socket: Socket, ms = 10_000): Promise<{ rep: number; host: string; port: number }> {
+  const head = await readBytes(socket, 5, ms);
+  const atyp = head[3];
+  const rest = atyp === 1 ? 3 + 2 : atyp === 4 ? 15 + 2 : atyp === 3 ? head[4]! + 2 : 0;
+  const tail = rest > 0 ? await readBytes(socket, rest, ms) : Buffer.alloc(0);
+  const all = Buffer.concat([head, tail]);
+  const port = all.readUInt16BE(all.length - 2);
+  const host =
+    atyp === 1
+      ? [...all.subarray(4, 8)].join('.')
+      : atyp === 4
+        ? Array.from({ length: 8 }, (_, i) => all.readUInt16BE(4 + 2 * i).toString(16)).join(':')
+        : all.subarray(5, 5 + head[4]!).toString();
+  return { rep: head[1]!, host, port };
+}
+
+/** Greeting + a BIND or UDP ASSOCIATE request; resolves with the control socket and the first reply. */
+export async function socksCommand(
+  proxyPort: number,
+  cmd: 2 | 3,
+  address: number[],
+  ms = 10_000,
+): Promise<{ socket: Socket; rep: number; host: string; port: number }> {
+  const socket = await tcpConnect(proxyPort, '127.0.0.1', ms);
+  try {
+    socket.write(Buffer.from([5, 1, 0, 5, cmd, 0, ...address]));
+    const sel = await readBytes(socket, 2, ms);
+    if (sel[1] !== 0) throw new Error(`method selection ${sel.toString('hex')}`);
+    return { socket, ...(await readReply(socket, ms)) };
+  } catch (e) {
+    socket.destroy();
+    throw e;
+  }
+}
+
+/** RSV RSV FRAG=0 ATYP=1 ADDR PORT, then DATA. */
+export function udpFrame(ip: string, port: number, data: Buffer | string): Buffer {
+  return Buffer.concat([Buffer.from([0, 0, 0, ...ipv4Address(ip, port)]), Buffer.from(data)]);
+}
+
 /** A full CONNECT through the proxy to an echo server, and one round trip of `payload`. */
 export async function echoThrough(proxyPort: number, echoPort: number, creds?: Creds, payload = 'ping'): Promise<void> {
   const { socket, rep } = await socksConnect(proxyPort, echoPort, creds);
