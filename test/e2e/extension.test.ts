@@ -17,6 +17,7 @@ import { SocksClient } from 'socks';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
   addListItemInUI,
+  clearNotifications,
   closeBrowser,
   fillInputBox,
   findVsix,
@@ -174,12 +175,6 @@ async function sidebarShot(page: Page, name: string, height: number): Promise<vo
   });
 }
 
-/** Dismisses every notification toast (Notifications: Clear All Notifications). */
-async function clearToasts(page: Page): Promise<void> {
-  if ((await page.locator(SEL.toast).count()) === 0) return;
-  await runCommand(page, 'Notifications: Clear All Notifications');
-  await waitFor('notification toasts to close', async () => (await page.locator(SEL.toast).count()) === 0, { timeoutMs: 5_000 });
-}
 
 /** Runs a scenario; on failure keeps a screenshot and the extension's log for the report. */
 async function scenario(vs: VSCode, name: string, fn: () => Promise<void>): Promise<void> {
@@ -406,7 +401,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
       assert.deepEqual(readSettings(vs.dirs, MACHINE_TAB)['socks5.auth.users'], [USER]);
 
       // Set the password: palette → pick the user → password input box.
-      await clearToasts(page);
+      await clearNotifications(page);
       await runCommand(page, 'SOCKS5: Set Password…');
       await pickQuickItem(page, USER);
       await fillInputBox(page, PASSWORD, { expectPassword: true, promptText: `Password for "${USER}"` });
@@ -445,7 +440,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
       try {
         await setSettingInUI(page, vs.dirs, 'socks5.port', port3, MACHINE_TAB);
         await waitForStatusLabel(page, /stopped/); // a setting change does not start a stopped proxy
-        await clearToasts(page);
+        await clearNotifications(page);
         await runCommand(page, 'SOCKS5: Start Proxy');
         const toast = await waitForNotification(page, /SOCKS5 proxy:/);
         const message = (await toast.locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ');
@@ -461,7 +456,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
       } finally {
         await holder.close();
       }
-      await clearToasts(page);
+      await clearNotifications(page);
       await runCommand(page, 'SOCKS5: Start Proxy');
       await waitForRunningOn(page, port3);
       const ok = await curlViaProxy(port3, `http://localhost:${web.port}/`, { user: `${USER}:${PASSWORD}` });

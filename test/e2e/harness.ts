@@ -323,10 +323,7 @@ export function writeUserSettings(dirs: Dirs, settings: Record<string, unknown>)
 }
 
 export function readUserSettings(dirs: Dirs): Record<string, unknown> {
-  const file = path.join(dirs.userDataDir, 'User', 'settings.json');
-  if (!existsSync(file)) return {};
-  // settings.json is JSONC; the settings editor writes plain JSON, which is enough here.
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  return readSettings(dirs, 'user');
 }
 
 function codeServerEnv(dirs: Dirs): NodeJS.ProcessEnv {
