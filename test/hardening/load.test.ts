@@ -3,21 +3,28 @@
 // The proxy runs as the CLI in its own process (the engine as shipped), so its fds and memory are
 // counted apart from the clients'; the echo target runs in a third process.
 import assert from 'node:assert/strict';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
+  closedWithin,
   echoThrough,
   fdCount,
+  ipv4Address,
   knob,
   openFileLimit,
   pool,
   readBytes,
+  readReply,
   rssBytes,
   settledFdCount,
+  sleep,
+  socksCommand,
   socksConnect,
   spawnEcho,
   spawnProxy,
   tcpConnect,
+  udpFrame,
   waitFor,
   type Child,
 } from './support';
@@ -115,6 +122,120 @@ describe('load', { concurrency: false }, () => {
       assert.doesNotMatch(proxy.stderr(), /\berror\b/, 'no error logged');
     } finally {
       assert.equal(await proxy.stop(), 0, 'the proxy exits 0 on SIGTERM');
+    }
+  });
+});
+
+const BINDS = knob('LOAD_BIND', 1000);
+const UDPS = knob('LOAD_UDP', 1000);
+const BIND_CHURN = knob('LOAD_BIND_CHURN', 3000);
+const UDP_CHURN = knob('LOAD_UDP_CHURN', 3000);
+
+describe('load: BIND listeners and UDP associations', { concurrency: false }, () => {
+  it(`${BINDS} BIND listeners waiting at once, then each gets its peer and relays; every fd freed`, async (t) => {
+    const proxy = await spawnProxy(['--max-connections', String(BINDS + 100), '--bind-timeout', '120', '-q']);
+    const controls: Socket[] = [];
+    const peers: Socket[] = [];
+    try {
+      const base = await settledFdCount(proxy.pid);
+      const listeners: number[] = [];
+      await pool(BINDS, 100, async () => {
+        const b = await socksCommand(proxy.port, 2, ipv4Address('0.0.0.0', 0));
+        controls.push(b.socket);
+        assert.equal(b.rep, 0, `BIND REP ${b.rep}`);
+        listeners.push(b.port);
+      });
+      const held = fdCount(proxy.pid) - base;
+      t.diagnostic(`${BINDS} BINDs waiting: the proxy holds ${held} more fds`);
+      assert.ok(held >= 2 * BINDS, `a control connection and a listener each (${held} ≥ ${2 * BINDS})`);
+      assert.equal(new Set(listeners).size, BINDS, 'each has its own listener port');
+      // Each listener gets its peer; the control connection learns who, and the two relay.
+      await pool(BINDS, 100, async (i) => {
+        const control = controls[i]!;
+        const peer = await tcpConnect(listeners[i]!);
+        peers.push(peer);
+        const second = await readReply(control);
+        assert.equal(second.rep, 0);
+        assert.equal(second.port, peer.localPort, 'the second reply names the peer');
+        peer.write(`to client ${i}`);
+        assert.equal((await readBytes(control, `to client ${i}`.length)).toString(), `to client ${i}`);
+        control.write(`to peer ${i}`);
+        assert.equal((await readBytes(peer, `to peer ${i}`.length)).toString(), `to peer ${i}`);
+      });
+      for (const s of [...controls, ...peers]) s.destroy();
+      // Churn: BINDs that get a peer and close, and BINDs whose client leaves while waiting.
+      await pool(BIND_CHURN, 50, async (i) => {
+        const b = await socksCommand(proxy.port, 2, ipv4Address('127.0.0.1', 0));
+        assert.equal(b.rep, 0);
+        if (i % 2 === 0) {
+          b.socket.destroy();
+          return;
+        }
+        const peer = await tcpConnect(b.port);
+        assert.equal((await readReply(b.socket)).rep, 0);
+        peer.end('bye');
+        assert.equal((await readBytes(b.socket, 3)).toString(), 'bye');
+        await closedWithin(b.socket, 10_000);
+        peer.destroy();
+      });
+      await waitFor(() => fdCount(proxy.pid) <= base, 30_000, () => `proxy fds back to ${base} (now ${fdCount(proxy.pid)})`);
+      t.diagnostic(`then ${BIND_CHURN} BINDs churned; proxy fds back to ${fdCount(proxy.pid)} (baseline ${base})`);
+      assert.doesNotMatch(proxy.stderr(), /\berror\b/, 'no error logged');
+    } finally {
+      for (const s of [...controls, ...peers]) s.destroy();
+      assert.equal(await proxy.stop(), 0);
+    }
+  });
+
+  it(`${UDPS} UDP associations at once, each relaying a datagram round trip; every fd freed`, async (t) => {
+    const proxy = await spawnProxy(['--max-connections', String(UDPS + 100), '-q']);
+    const echo = createSocket('udp4');
+    echo.on('message', (m, r) => echo.send(m, r.port, r.address));
+    await new Promise<void>((res) => echo.bind(0, '127.0.0.1', () => res()));
+    const echoPort = echo.address().port;
+    const controls: Socket[] = [];
+    const clients: UdpSocket[] = [];
+    try {
+      const base = await settledFdCount(proxy.pid);
+      await pool(UDPS, 100, async (i) => {
+        const u = createSocket('udp4');
+        clients.push(u);
+        await new Promise<void>((res) => u.bind(0, '127.0.0.1', () => res()));
+        const a = await socksCommand(proxy.port, 3, ipv4Address('127.0.0.1', u.address().port));
+        controls.push(a.socket);
+        assert.equal(a.rep, 0, `UDP ASSOCIATE REP ${a.rep}`);
+        // One round trip (retried: UDP on a busy loopback may drop a datagram).
+        const got = new Promise<Buffer>((res) => u.once('message', res));
+        let answer: Buffer | undefined;
+        for (let k = 0; k < 5 && !answer; k++) {
+          u.send(udpFrame('127.0.0.1', echoPort, `dgram ${i}`), a.port, '127.0.0.1');
+          answer = await Promise.race([got, sleep(1000).then(() => undefined)]);
+        }
+        assert.ok(answer, `association ${i}: no answer`);
+        assert.equal(answer.subarray(10).toString(), `dgram ${i}`);
+      });
+      const held = fdCount(proxy.pid) - base;
+      t.diagnostic(`${UDPS} associations open: the proxy holds ${held} more fds`);
+      assert.ok(held >= 3 * UDPS, `a control connection, a relay and an outbound socket each (${held} ≥ ${3 * UDPS})`);
+      for (const c of controls) c.destroy();
+      // Churn: associations opened, used once (or not at all) and closed.
+      const u = createSocket('udp4');
+      clients.push(u);
+      await new Promise<void>((res) => u.bind(0, '127.0.0.1', () => res()));
+      await pool(UDP_CHURN, 50, async (i) => {
+        const a = await socksCommand(proxy.port, 3, ipv4Address('0.0.0.0', 0));
+        assert.equal(a.rep, 0);
+        if (i % 2 === 1) u.send(udpFrame('127.0.0.1', echoPort, 'x'), a.port, '127.0.0.1');
+        a.socket.destroy();
+      });
+      await waitFor(() => fdCount(proxy.pid) <= base, 30_000, () => `proxy fds back to ${base} (now ${fdCount(proxy.pid)})`);
+      t.diagnostic(`then ${UDP_CHURN} associations churned; proxy fds back to ${fdCount(proxy.pid)} (baseline ${base})`);
+      assert.doesNotMatch(proxy.stderr(), /\berror\b/, 'no error logged');
+    } finally {
+      for (const c of controls) c.destroy();
+      for (const u of clients) u.close();
+      echo.close();
+      assert.equal(await proxy.stop(), 0);
     }
   });
 });
