@@ -25,6 +25,13 @@ import { canonicalIp, formatHostPort, isUnspecifiedIp, REP, toIPv4, type Request
 const MAX_EARLY_BYTES = 64 * 1024;
 
 export function handleBind(session: Session, req: Request): void {
+  const { slots, maxPendingBinds } = session.config;
+  const release = slots.take('pendingBinds', maxPendingBinds);
+  if (!release) {
+    session.logger.warn(`${session.tag} BIND refused: ${maxPendingBinds} BINDs already waiting for a peer (maxPendingBinds)`);
+    return session.fail(REP.GENERAL_FAILURE, `BIND: ${maxPendingBinds} already waiting (maxPendingBinds)`);
+  }
+  void session.closed.then(release);
   const bindMs = session.config.timeouts.bindMs;
   let timer: NodeJS.Timeout | undefined;
   if (bindMs > 0) {
@@ -46,15 +53,15 @@ export function handleBind(session: Session, req: Request): void {
       }
       const allowed = new Set<string>();
       for (const a of addresses) allowed.add(canonicalIp(a.address) ?? a.address);
-      listen(session, allowed, stopTimer);
+      listen(session, allowed, stopTimer, release);
     });
     return;
   }
   const allowed = isUnspecifiedIp(req.host) ? undefined : new Set([canonicalIp(req.host) ?? req.host]);
-  listen(session, allowed, stopTimer);
+  listen(session, allowed, stopTimer, release);
 }
 
-function listen(session: Session, allowed: ReadonlySet<string> | undefined, stopTimer: () => void): void {
+function listen(session: Session, allowed: ReadonlySet<string> | undefined, stopTimer: () => void, release: () => void): void {
   const client = session.client;
   const raw = client.localAddress;
   if (!raw) return session.fail(REP.GENERAL_FAILURE, 'BIND: control connection has no local address');
@@ -81,6 +88,7 @@ function listen(session: Session, allowed: ReadonlySet<string> | undefined, stop
       return;
     }
     peerAccepted = true;
+    release(); // no longer pending: the session counts against maxConnections only
     stopTimer();
     listener.close(); // exactly one connection
     established(session, peer, takeEarly());

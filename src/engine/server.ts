@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { UserTable } from './auth';
+import { defaultSlotCap, Slots } from './limits';
 import { Session, type SessionConfig, type SessionHost } from './session';
 import {
   DEFAULT_OPTIONS,
@@ -58,6 +59,8 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
     users: options.users ?? new Map(),
     timeouts: { ...DEFAULT_OPTIONS.timeouts, ...options.timeouts },
     maxConnections: options.maxConnections ?? DEFAULT_OPTIONS.maxConnections,
+    ...(options.maxPendingBinds !== undefined ? { maxPendingBinds: options.maxPendingBinds } : {}),
+    ...(options.maxUdpAssociations !== undefined ? { maxUdpAssociations: options.maxUdpAssociations } : {}),
     commands: { ...DEFAULT_OPTIONS.commands, ...options.commands },
     ...(options.logger ? { logger: options.logger } : {}),
   };
@@ -75,6 +78,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   private closedBytesUp = 0;
   private closedBytesDown = 0;
   private refused = 0;
+  /** Pending BINDs and UDP associations in use: counted across live option changes. */
+  private readonly slots = new Slots();
 
   constructor(options: Partial<ServerOptions> = {}) {
     super();
@@ -150,6 +155,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       ...this.opts,
       ...(live.users ? { users: live.users } : {}),
       ...(live.maxConnections !== undefined ? { maxConnections: live.maxConnections } : {}),
+      ...(live.maxPendingBinds !== undefined ? { maxPendingBinds: live.maxPendingBinds } : {}),
+      ...(live.maxUdpAssociations !== undefined ? { maxUdpAssociations: live.maxUdpAssociations } : {}),
       ...(live.logger ? { logger: live.logger } : {}),
       timeouts: { ...this.opts.timeouts, ...live.timeouts },
       commands: { ...this.opts.commands, ...live.commands },
@@ -221,6 +228,9 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       users: new UserTable(this.opts.users),
       timeouts: this.opts.timeouts,
       commands: this.opts.commands,
+      slots: this.slots,
+      maxPendingBinds: this.opts.maxPendingBinds ?? defaultSlotCap(this.opts.maxConnections),
+      maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),
     };
   }
 

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { UserTable } from './auth';
+import type { Slots } from './limits';
 import { commandFor } from './commands';
 import { replyText } from './replies';
 import type {
@@ -46,6 +47,10 @@ export interface SessionConfig {
   users: UserTable;
   timeouts: Timeouts;
   commands: CommandSwitches;
+  /** The server's slot counters, and this config's caps (see ./limits). */
+  slots: Slots;
+  maxPendingBinds: number;
+  maxUdpAssociations: number;
 }
 
 /** Counters for sessions that do not relay one TCP stream (UDP): plain numbers, bumped in place. */

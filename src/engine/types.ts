@@ -107,12 +107,18 @@ export interface ServerOptions {
   timeouts: Timeouts;
   /** Concurrent sessions; over it new clients are refused. Default 1024. */
   maxConnections: number;
+  /** BIND requests waiting for their peer at once (part of maxConnections); over it BIND gets 0x01. Default maxConnections / 4. */
+  maxPendingBinds?: number;
+  /** UDP associations at once (part of maxConnections); over it UDP ASSOCIATE gets 0x01. Default maxConnections / 4. */
+  maxUdpAssociations?: number;
   commands: CommandSwitches;
   logger?: Logger;
 }
 
 /** What may be changed on a running server without a restart (applies to new sessions). */
-export type LiveOptions = Partial<Pick<ServerOptions, 'users' | 'maxConnections' | 'logger'>> & {
+export type LiveOptions = Partial<
+  Pick<ServerOptions, 'users' | 'maxConnections' | 'maxPendingBinds' | 'maxUdpAssociations' | 'logger'>
+> & {
   timeouts?: Partial<Timeouts>;
   commands?: Partial<CommandSwitches>;
 };

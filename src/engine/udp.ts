@@ -44,6 +44,13 @@ export function handleUdpAssociate(session: Session, req: Request): void {
       `UDP ASSOCIATE: the client may only send from its own address ${clientIp}, not ${req.host}`,
     );
   }
+  const { slots, maxUdpAssociations } = session.config;
+  const release = slots.take('udpAssociations', maxUdpAssociations);
+  if (!release) {
+    session.logger.warn(`${session.tag} UDP ASSOCIATE refused: ${maxUdpAssociations} associations already open (maxUdpAssociations)`);
+    return session.fail(REP.GENERAL_FAILURE, `UDP ASSOCIATE: ${maxUdpAssociations} already open (maxUdpAssociations)`);
+  }
+  void session.closed.then(release);
   const local = toIPv4(rawLocal) ?? rawLocal;
   const relaySocket = createSocket(isIPv6(local) ? 'udp6' : 'udp4');
   session.own(relaySocket);
