@@ -2,6 +2,7 @@
 // that never answers, relaying at full speed, idle — stop() (and SIGTERM to the CLI) closes every
 // socket within a second, frees every fd, and the same port can be bound again at once.
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server } from '../../src/engine';
@@ -10,11 +11,13 @@ import {
   echoThrough,
   fdCount,
   guardProcess,
+  ipv4Address,
   knob,
   neverAccepting,
   pool,
   readBytes,
   settledFdCount,
+  socksCommand,
   socksConnect,
   spawnEcho,
   spawnProxy,
@@ -27,11 +30,19 @@ const BUSY = knob('STOP_BUSY_SESSIONS', 200);
 const IDLE = knob('STOP_IDLE_SESSIONS', 200);
 const HANDSHAKING = knob('STOP_HANDSHAKING', 100);
 const CONNECTING = knob('STOP_CONNECTING', 20);
+const BIND_WAITING = knob('STOP_BIND_WAITING', 20);
+const UDP_ASSOCIATED = knob('STOP_UDP', 20);
 const CLOSE_WITHIN_MS = 1000;
 
 /** Sessions in every state against a proxy on `port`; returns every client socket. */
-async function loadUp(port: number, echoPort: number, blackholePort: number): Promise<{ all: Socket[]; stopTraffic(): void }> {
+async function loadUp(
+  port: number,
+  echoPort: number,
+  blackholePort: number,
+): Promise<{ all: Socket[]; stopTraffic(): void; bindPorts: number[]; udpPorts: number[] }> {
   const all: Socket[] = [];
+  const bindPorts: number[] = [];
+  const udpPorts: number[] = [];
   const timers: NodeJS.Timeout[] = [];
   const stopTraffic = () => timers.forEach(clearInterval);
   try {
@@ -48,6 +59,19 @@ async function loadUp(port: number, echoPort: number, blackholePort: number): Pr
       s.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, blackholePort >> 8, blackholePort & 0xff]));
       s.resume();
       all.push(s);
+    }
+    // BIND waiting for its peer; UDP associations.
+    for (let i = 0; i < BIND_WAITING; i++) {
+      const b = await socksCommand(port, 2, ipv4Address('0.0.0.0', 0));
+      all.push(b.socket);
+      assert.equal(b.rep, 0);
+      bindPorts.push(b.port);
+    }
+    for (let i = 0; i < UDP_ASSOCIATED; i++) {
+      const a = await socksCommand(port, 3, ipv4Address('0.0.0.0', 0));
+      all.push(a.socket);
+      assert.equal(a.rep, 0);
+      udpPorts.push(a.port);
     }
     // Established and idle.
     await pool(IDLE, 50, async () => {
@@ -73,7 +97,22 @@ async function loadUp(port: number, echoPort: number, blackholePort: number): Pr
     throw e;
   }
   for (const s of all) s.on('end', () => s.end());
-  return { all, stopTraffic };
+  return { all, stopTraffic, bindPorts, udpPorts };
+}
+
+/** After a stop: nothing listens on the BIND ports, and the UDP relay ports can be bound again. */
+async function portsReleased(bindPorts: number[], udpPorts: number[]): Promise<void> {
+  for (const p of bindPorts) {
+    await assert.rejects(tcpConnect(p, '127.0.0.1', 5000), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED', `BIND listener ${p} closed`);
+  }
+  for (const p of udpPorts) {
+    const u = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      u.once('error', reject);
+      u.bind(p, '127.0.0.1', () => resolve());
+    });
+    u.close();
+  }
 }
 
 describe('stop and restart under load', () => {
@@ -101,7 +140,7 @@ describe('stop and restart under load', () => {
     const { port } = await server.start();
     try {
       for (let round = 1; round <= 2; round++) {
-        const { all, stopTraffic } = await loadUp(port, echo.port, blackhole.port);
+        const { all, stopTraffic, bindPorts, udpPorts } = await loadUp(port, echo.port, blackhole.port);
         try {
           await waitFor(() => server.stats().active === all.length, 10_000, () => `${all.length} sessions (have ${server.stats().active})`);
           const states = new Map<string, number>();
@@ -124,6 +163,7 @@ describe('stop and restart under load', () => {
         assert.equal(server.stats().active, 0);
         assert.deepEqual(server.connections(), []);
         assert.ok(server.recentlyClosed().every((c) => c.outcome.kind === 'closed-by-user'), 'they ended as closed by the user');
+        await portsReleased(bindPorts, udpPorts);
 
         // The same port, at once, for a new server (as a settings change or a restart does).
         server = new Socks5Server({ ...options, port });
@@ -141,12 +181,13 @@ describe('stop and restart under load', () => {
 
   it('SIGTERM to the CLI under load: exits 0, every client closed within 1 s, the port free for a new process at once', async () => {
     const proxy = await spawnProxy(['--max-connections', '4096', '--handshake-timeout', '60', '--connect-timeout', '60', '-q']);
-    const { all, stopTraffic } = await loadUp(proxy.port, echo.port, blackhole.port);
+    const { all, stopTraffic, bindPorts, udpPorts } = await loadUp(proxy.port, echo.port, blackhole.port);
     try {
       proxy.child.kill('SIGTERM');
       await Promise.all(all.map((s) => closedWithin(s, CLOSE_WITHIN_MS)));
       const code = await Promise.race([proxy.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the CLI did not exit')), 5000))]);
       assert.equal(code, 0);
+      await portsReleased(bindPorts, udpPorts);
     } finally {
       stopTraffic();
       for (const s of all) s.destroy();
