@@ -3,11 +3,11 @@
 // username/password once users exist; passwords nowhere in logs, events, snapshots or errors.
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server, DEFAULT_OPTIONS, StartError, type Logger } from '../../src/engine';
 import { close, listen, run } from '../support/net';
-import { buildCli, closedWithin, echoThrough, readBytes, socksConnect, tcpConnect, waitFor } from './support';
+import { buildCli, closedWithin, echoThrough, ipv4Address, readBytes, readReply, socksCommand, socksConnect, tcpConnect, waitFor } from './support';
 
 const MS = 10_000;
 
@@ -145,6 +145,43 @@ describe('safe defaults', () => {
         await open.stop();
       }
     });
+  });
+
+  it('BIND accepts only the peer the client named: a storm of other peers is reset, then the right one is relayed', async () => {
+    const server = new Socks5Server({ port: 0 });
+    const { port } = await server.start();
+    const strangers: Array<Promise<string>> = [];
+    try {
+      // The client expects its peer from 127.0.0.3; strangers come from 127.0.0.1 and 127.0.0.2.
+      const b = await socksCommand(port, 2, ipv4Address('127.0.0.3', 0));
+      assert.equal(b.rep, 0);
+      for (let i = 0; i < 100; i++) {
+        strangers.push(
+          new Promise<string>((resolve) => {
+            const s = connect({ host: '127.0.0.1', port: b.port, localAddress: i % 2 ? '127.0.0.1' : '127.0.0.2' });
+            s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+            s.on('data', () => resolve('DATA'));
+            s.on('connect', () => s.write(`stranger ${i}`));
+            s.on('close', () => resolve('closed'));
+          }),
+        );
+      }
+      const outcomes = await Promise.all(strangers);
+      assert.ok(outcomes.every((o) => o !== 'DATA'), 'no stranger got a byte');
+      assert.equal(server.connections()[0]?.state, 'bind-waiting', 'still waiting for the right peer');
+      const peer = connect({ host: '127.0.0.1', port: b.port, localAddress: '127.0.0.3' });
+      peer.on('error', () => {});
+      const second = await readReply(b.socket);
+      assert.equal(second.rep, 0);
+      assert.equal(second.host, '127.0.0.3');
+      peer.write('the right one');
+      const got = (await readBytes(b.socket, 'the right one'.length)).toString();
+      assert.equal(got, 'the right one', 'only the expected peer’s bytes reach the client');
+      peer.destroy();
+      b.socket.destroy();
+    } finally {
+      await server.stop();
+    }
   });
 
   it('passwords appear in no log line (debug included), event, snapshot, stats or error', async () => {
