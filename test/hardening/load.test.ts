@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Socks5Server } from '../../src/engine';
 import {
   closedWithin,
   echoThrough,
@@ -236,6 +239,47 @@ describe('load: BIND listeners and UDP associations', { concurrency: false }, ()
       for (const u of clients) u.close();
       echo.close();
       assert.equal(await proxy.stop(), 0);
+    }
+  });
+});
+
+const HEAP_ROUNDS = knob('LOAD_HEAP_ROUNDS', 4);
+const HEAP_ROUND_SIZE = knob('LOAD_HEAP_ROUND_SIZE', 2500);
+
+describe('load: memory', () => {
+  it(`the engine's heap is the same after ${HEAP_ROUNDS} rounds of ${HEAP_ROUND_SIZE} sessions of every kind (no per-session leak)`, async (t) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const echo = await spawnEcho();
+    const server = new Socks5Server({ port: 0, maxConnections: 4096 });
+    // Listeners as the VS Code layer has them: snapshots are made and dropped for every event.
+    for (const ev of ['open', 'update', 'close'] as const) server.on(ev, () => {});
+    const { port } = await server.start();
+    const heap: number[] = [];
+    try {
+      for (let round = 0; round < HEAP_ROUNDS; round++) {
+        await pool(HEAP_ROUND_SIZE, 100, async (i) => {
+          const kind = i % 5;
+          if (kind === 0) (await tcpConnect(port)).destroy();
+          else if (kind === 1) (await socksCommand(port, 2, ipv4Address('0.0.0.0', 0))).socket.destroy();
+          else if (kind === 2) (await socksCommand(port, 3, ipv4Address('0.0.0.0', 0))).socket.destroy();
+          else await echoThrough(port, echo.port);
+        });
+        await waitFor(() => server.stats().active === 0, 10_000, 'sessions to end');
+        await sleep(200);
+        gc();
+        gc();
+        heap.push(process.memoryUsage().heapUsed);
+      }
+      const MiB = 1024 * 1024;
+      t.diagnostic(`heap after each round (MiB): ${heap.map((h) => (h / MiB).toFixed(2)).join(', ')}`);
+      // Round 1 warms up (code, caches, the recent-closed list); after it the heap must stay flat.
+      const growth = heap[heap.length - 1]! - heap[1]!;
+      const sessions = (HEAP_ROUNDS - 2) * HEAP_ROUND_SIZE;
+      assert.ok(growth < 1.5 * MiB, `heap grew ${(growth / MiB).toFixed(2)} MiB over ${sessions} sessions (${Math.round(growth / sessions)} B each)`);
+    } finally {
+      await server.stop();
+      await echo.stop();
     }
   });
 });
