@@ -23,6 +23,9 @@ Options:
   --idle-timeout S       close after S seconds without traffic (default 0 = off)
   --bind-timeout S       seconds a BIND waits for its peer (default 60)
   --max-connections N    concurrent sessions (default 1024)
+  --max-pending-binds N  BINDs waiting for their peer at once (default max-connections / 4)
+  --max-udp-associations N
+                         UDP associations at once (default max-connections / 4)
   --allow-unauthenticated-remote
                          allow a non-loopback host without any --user
   -v, --verbose          log every connection (debug)
@@ -66,6 +69,8 @@ function main(): void {
         'idle-timeout': { type: 'string' },
         'bind-timeout': { type: 'string' },
         'max-connections': { type: 'string' },
+        'max-pending-binds': { type: 'string' },
+        'max-udp-associations': { type: 'string' },
         'allow-unauthenticated-remote': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         quiet: { type: 'boolean', short: 'q' },
@@ -123,6 +128,14 @@ function main(): void {
 
   const maxConnections = v['max-connections'] === undefined ? 1024 : Number(v['max-connections']);
   if (!Number.isInteger(maxConnections) || maxConnections < 1) fail('--max-connections must be an integer ≥ 1');
+  const cap = (name: 'max-pending-binds' | 'max-udp-associations'): number | undefined => {
+    if (v[name] === undefined) return undefined;
+    const n = Number(v[name]);
+    if (!Number.isInteger(n) || n < 1) fail(`--${name} must be an integer ≥ 1`);
+    return n;
+  };
+  const maxPendingBinds = cap('max-pending-binds');
+  const maxUdpAssociations = cap('max-udp-associations');
 
   const level = v.verbose ? 0 : v.quiet ? 2 : 1;
   const out = (lvl: number, tag: string) => (msg: string) => {
@@ -135,6 +148,8 @@ function main(): void {
     port,
     users,
     maxConnections,
+    ...(maxPendingBinds !== undefined ? { maxPendingBinds } : {}),
+    ...(maxUdpAssociations !== undefined ? { maxUdpAssociations } : {}),
     logger,
     commands: { connect: !v['no-connect'], bind: !v['no-bind'], udpAssociate: !v['no-udp'] },
     timeouts: {

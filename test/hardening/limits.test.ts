@@ -5,8 +5,20 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server, type Logger } from '../../src/engine';
-import { close, echoServer } from '../support/net';
-import { closedWithin, echoThrough, guardProcess, ipv4Address, knob, readReply, socksCommand, tcpConnect, waitFor } from './support';
+import { close, echoServer, run } from '../support/net';
+import {
+  buildCli,
+  closedWithin,
+  echoThrough,
+  guardProcess,
+  ipv4Address,
+  knob,
+  readReply,
+  socksCommand,
+  spawnProxy,
+  tcpConnect,
+  waitFor,
+} from './support';
 
 const MS = 10_000;
 const FLOOD = knob('LIMITS_FLOOD', 2000);
@@ -167,6 +179,29 @@ describe('limits', () => {
     } finally {
       for (const s of open) s.destroy();
       await server.stop();
+    }
+  });
+
+  it('the CLI takes --max-pending-binds / --max-udp-associations (and rejects nonsense)', async () => {
+    const proxy = await spawnProxy(['--max-pending-binds', '1', '--max-udp-associations', '1']);
+    const open: Socket[] = [];
+    try {
+      for (const cmd of [2, 3] as const) {
+        const first = await socksCommand(proxy.port, cmd, ipv4Address('0.0.0.0', 0));
+        const second = await socksCommand(proxy.port, cmd, ipv4Address('0.0.0.0', 0));
+        open.push(first.socket, second.socket);
+        assert.deepEqual([first.rep, second.rep], [0, 0x01], `CMD ${cmd}`);
+      }
+      await waitFor(() => /maxPendingBinds/.test(proxy.stderr()) && /maxUdpAssociations/.test(proxy.stderr()), MS, 'the warnings on stderr');
+    } finally {
+      for (const s of open) s.destroy();
+      assert.equal(await proxy.stop(), 0);
+    }
+    const cli = await buildCli();
+    for (const bad of [['--max-pending-binds', '0'], ['--max-udp-associations', 'many']]) {
+      const r = await run(process.execPath, [cli, '--port', '0', ...bad], 15_000);
+      assert.equal(r.code, 2, bad.join(' '));
+      assert.match(r.stderr, /must be an integer/);
     }
   });
 });

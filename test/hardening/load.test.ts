@@ -136,7 +136,7 @@ const UDP_CHURN = knob('LOAD_UDP_CHURN', 3000);
 
 describe('load: BIND listeners and UDP associations', { concurrency: false }, () => {
   it(`${BINDS} BIND listeners waiting at once, then each gets its peer and relays; every fd freed`, async (t) => {
-    const proxy = await spawnProxy(['--max-connections', String(BINDS + 100), '--bind-timeout', '120', '-q']);
+    const proxy = await spawnProxy(['--max-connections', String(BINDS + 100), '--max-pending-binds', String(BINDS), '--bind-timeout', '120', '-q']);
     const controls: Socket[] = [];
     const peers: Socket[] = [];
     try {
@@ -191,7 +191,7 @@ describe('load: BIND listeners and UDP associations', { concurrency: false }, ()
   });
 
   it(`${UDPS} UDP associations at once, each relaying a datagram round trip; every fd freed`, async (t) => {
-    const proxy = await spawnProxy(['--max-connections', String(UDPS + 100), '-q']);
+    const proxy = await spawnProxy(['--max-connections', String(UDPS + 100), '--max-udp-associations', String(UDPS), '-q']);
     const echo = createSocket('udp4');
     echo.on('message', (m, r) => echo.send(m, r.port, r.address));
     await new Promise<void>((res) => echo.bind(0, '127.0.0.1', () => res()));
