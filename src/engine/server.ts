@@ -19,6 +19,8 @@ import {
 import { formatHostPort } from './wire';
 
 const RECENT_LIMIT = 50;
+/** At most one "refused (maxConnections)" log line per this many ms. */
+const REFUSAL_LOG_INTERVAL_MS = 5000;
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -78,6 +80,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   private closedBytesUp = 0;
   private closedBytesDown = 0;
   private refused = 0;
+  private refusalLoggedAt = -Infinity;
+  private refusedAtLastLog = 0;
   /** Pending BINDs and UDP associations in use: counted across live option changes. */
   private readonly slots = new Slots();
 
@@ -237,10 +241,18 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   private accept(socket: Socket): void {
     if (this.sessions.size >= this.opts.maxConnections) {
       this.refused++;
-      this.logger.warn(
-        `refused client ${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ` +
-          `${this.opts.maxConnections} connections already open (maxConnections)`,
-      );
+      // A flood must not flood the log: one line, then at most one summary line per interval.
+      const now = Date.now();
+      if (now - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+        const more = this.refused - this.refusedAtLastLog - 1;
+        this.logger.warn(
+          `refused client ${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ` +
+            `${this.opts.maxConnections} connections already open (maxConnections)` +
+            (more > 0 ? `; ${more} more refused since the last message` : ''),
+        );
+        this.refusalLoggedAt = now;
+        this.refusedAtLastLog = this.refused;
+      }
       socket.on('error', () => {});
       socket.destroy();
       return;

@@ -322,6 +322,10 @@ describe('limits and timeouts', () => {
       const c = await RawClient.open(port);
       await c.waitClosed();
       assert.ok(warnings.some((w) => w.includes('maxConnections')));
+      // A flood of refusals is one log line, not one per client.
+      for (let i = 0; i < 10; i++) await (await RawClient.open(port)).waitClosed();
+      assert.equal(server.stats().refused, 11);
+      assert.equal(warnings.filter((w) => w.includes('maxConnections')).length, 1);
       assert.equal(a.closed || b.closed, false);
       a.destroy();
       await eventually(() => server.stats().active === 1);
