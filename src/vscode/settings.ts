@@ -27,9 +27,9 @@ export type SettingKey = (typeof SETTING_KEYS)[number];
 
 /**
  * Security-sensitive keys: `machine`-scoped and restricted in untrusted workspaces, so a cloned
- * repository's `.vscode/settings.json` can never open the proxy to the network.
+ * repository's `.vscode/settings.json` can never open the proxy to the network or start it.
  */
-export const MACHINE_KEYS: readonly SettingKey[] = ['host', 'port', 'auth.users', 'allowUnauthenticatedRemote'];
+export const MACHINE_KEYS: readonly SettingKey[] = ['host', 'port', 'autoStart', 'auth.users', 'allowUnauthenticatedRemote'];
 
 /** What `workspace.getConfiguration('socks5').get(key)` returned for each key (anything at all). */
 export type RawSettings = Partial<Record<SettingKey, unknown>>;
