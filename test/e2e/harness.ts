@@ -313,13 +313,26 @@ export function makeDirs(prefix = 'socks5-e2e-'): Dirs {
   return dirs;
 }
 
-/** Writes `User/settings.json` the way a user would (before code-server starts). */
+/** The extension's machine-scoped settings: in code-server (a remote window) they live in Machine/settings.json. */
+const MACHINE_SCOPED = new Set(['socks5.host', 'socks5.port', 'socks5.auth.users', 'socks5.allowUnauthenticatedRemote', 'socks5.autoStart']);
+
+/**
+ * Writes the settings the way a user would (before code-server starts): machine-scoped keys to
+ * `Machine/settings.json` (the Settings editor's Remote tab; VS Code ignores them in
+ * `User/settings.json` of a remote window), the rest to `User/settings.json`. Returns the User file.
+ */
 export function writeUserSettings(dirs: Dirs, settings: Record<string, unknown>): string {
-  const dir = path.join(dirs.userDataDir, 'User');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'settings.json');
-  writeFileSync(file, JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2) + '\n');
-  return file;
+  const user: Record<string, unknown> = { ...QUIET_SETTINGS };
+  const machine: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(settings)) (MACHINE_SCOPED.has(k) ? machine : user)[k] = v;
+  const write = (target: SettingsTarget, data: Record<string, unknown>) => {
+    const file = settingsFile(dirs, target);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+    return file;
+  };
+  if (Object.keys(machine).length > 0) write('remote', machine);
+  return write('user', user);
 }
 
 export function readUserSettings(dirs: Dirs): Record<string, unknown> {
