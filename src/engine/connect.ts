@@ -83,13 +83,24 @@ export function handleConnect(session: Session, req: Request): void {
   }
 }
 
+const SESSION = Symbol('connectSession');
+type TargetSocket = Socket & { [SESSION]: Session };
+
+// The target socket's listeners, shared by every session (`this` is the socket).
+function onTargetError(this: TargetSocket, err: Error): void {
+  this[SESSION].close({ kind: 'error', message: `target: ${err.message}` });
+}
+function onTargetClose(this: TargetSocket, hadError: boolean): void {
+  const client = this[SESSION].client;
+  if (!hadError && !client.writableEnded) client.end();
+}
+
 function established(session: Session, remote: Socket): void {
   remote.setNoDelay(true);
   session.client.setNoDelay(true);
-  remote.on('error', (err) => session.close({ kind: 'error', message: `target: ${err.message}` }));
-  remote.on('close', (hadError) => {
-    if (!hadError && !session.client.writableEnded) session.client.end();
-  });
+  (remote as TargetSocket)[SESSION] = session;
+  remote.on('error', onTargetError);
+  remote.on('close', onTargetClose);
   const bound = { host: remote.localAddress ?? '0.0.0.0', port: remote.localPort ?? 0 };
   session.update({
     state: 'established',

@@ -2,9 +2,17 @@
 // with backpressure, half-close carried each way, an error on either side closes both.
 // Nothing here runs per chunk beyond write/pause: byte counts are read from the sockets'
 // own bytesRead when someone asks (Session.snapshot), so counting costs the relay nothing.
+// The listeners are shared functions (`this` is the socket; its peer and session hang off it):
+// a relayed connection allocates no closures.
 
 import type { Socket } from 'node:net';
 import type { Session } from './session';
+
+const PEER = Symbol('relayPeer');
+const SESSION = Symbol('relaySession');
+const SIDE = Symbol('relaySide');
+
+type RelaySocket = Socket & { [PEER]: Socket; [SESSION]: Session; [SIDE]: 'client' | 'target' };
 
 /** Starts relaying. `session.pending` (bytes the client sent after its request) goes first. */
 export function relay(session: Session, remote: Socket): void {
@@ -26,19 +34,35 @@ export function relay(session: Session, remote: Socket): void {
 }
 
 function pipe(session: Session, from: Socket, to: Socket, side: 'client' | 'target'): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  const onEnd = () => {
-    session.endOutcome ??=
-      side === 'client'
-        ? { kind: 'closed-by-client', message: 'closed by client' }
-        : { kind: 'closed-by-target', message: 'closed by target' };
-    to.end();
-  };
+  const f = from as RelaySocket;
+  f[PEER] = to;
+  f[SESSION] = session;
+  f[SIDE] = side;
+  from.on('data', onData);
+  from.on('drain', onDrain);
   // Node emits 'end' at EOF when nothing is buffered, even on a paused socket: a client that sent
   // its request and FIN together has already ended by now, and its FIN must still reach the target.
-  if (from.readableEnded) onEnd();
+  if (from.readableEnded) onEnd.call(f);
   else from.on('end', onEnd);
+}
+
+function onData(this: RelaySocket, chunk: Buffer): void {
+  const to = this[PEER];
+  // write() says false whenever the chunk is over the high-water mark, even when the kernel took
+  // it all at once; pausing then would cost two epoll changes and a tick per chunk for nothing.
+  // Pause only when bytes are really left waiting in user space ('drain' follows them).
+  if (!to.write(chunk) && to.writableLength > 0) this.pause();
+}
+
+/** This socket's buffered writes went out: let its peer read again. */
+function onDrain(this: RelaySocket): void {
+  this[PEER].resume();
+}
+
+function onEnd(this: RelaySocket): void {
+  this[SESSION].endOutcome ??=
+    this[SIDE] === 'client'
+      ? { kind: 'closed-by-client', message: 'closed by client' }
+      : { kind: 'closed-by-target', message: 'closed by target' };
+  this[PEER].end();
 }

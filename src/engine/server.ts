@@ -209,7 +209,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   // --- SessionHost -------------------------------------------------------------------------------
 
   sessionUpdated(session: Session): void {
-    this.emit('update', session.snapshot());
+    // Snapshots cost: make one only when someone listens (the headless CLI does not).
+    if (this.listenerCount('update') > 0) this.emit('update', session.snapshot());
   }
 
   sessionClosed(session: Session, info: ClosedConnectionInfo): void {
@@ -262,6 +263,6 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     const session = new Session(id, socket, this.sessionConfig, this);
     this.sessions.set(id, session);
     this.logger.debug(`${session.tag} connected`);
-    this.emit('open', session.snapshot());
+    if (this.listenerCount('open') > 0) this.emit('open', session.snapshot());
   }
 }

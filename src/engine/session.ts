@@ -67,6 +67,50 @@ type Owned = Socket | NetServer | UdpSocket;
 
 const EMPTY = Buffer.alloc(0);
 
+const SESSION = Symbol('session');
+const OWNER = Symbol('owner');
+type SessionSocket = Socket & { [SESSION]: Session };
+
+// The client socket's listeners: shared by every session (`this` is the socket).
+function onClientError(this: Socket, err: Error): void {
+  (this as SessionSocket)[SESSION].close({ kind: 'error', message: `client: ${err.message}` });
+}
+function onClientClose(this: Socket): void {
+  const s = (this as SessionSocket)[SESSION];
+  s.close(s.endOutcome ?? { kind: 'closed-by-client', message: 'closed by client' });
+}
+function onClientEnd(this: Socket): void {
+  // FIN before the command took over: nothing more can come, so nothing more can happen.
+  (this as SessionSocket)[SESSION].clientEnded();
+}
+function onHandshakeData(this: Socket, chunk: Buffer): void {
+  (this as SessionSocket)[SESSION].handshakeData(chunk);
+}
+function onOwnedClose(this: Owned & { [OWNER]: Session }): void {
+  this[OWNER].ownedClosed();
+}
+function onHandshakeTimeout(s: Session): void {
+  s.close({ kind: 'handshake-timeout', message: `handshake not completed in ${s.config.timeouts.handshakeMs} ms` });
+}
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
+/** Closes an owned handle, whatever its kind; closing twice is harmless. */
+function closeHandle(handle: Owned): void {
+  if ('setNoDelay' in handle) {
+    handle.destroy();
+  } else if ('getConnections' in handle) {
+    if (handle.listening) handle.close();
+  } else {
+    try {
+      handle.close();
+    } catch {
+      /* not running: already closed */
+    }
+  }
+}
+
 export class Session {
   readonly startedAt = Date.now();
   state: SessionState = 'handshake';
@@ -90,11 +134,15 @@ export class Session {
   /** Handshake bytes read from the client: not counted as traffic. */
   private protocolBytes = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  private readonly owned: Array<Promise<void>> = [];
-  private readonly closers: Array<() => void> = [];
+  /** Sockets, listeners and UDP sockets closed with the session (see own()). */
+  private readonly owned: Owned[] = [];
+  /** Owned handles whose 'close' has not been seen yet. */
+  private openHandles = 0;
   private outcome: Outcome | undefined;
-  readonly closed: Promise<void>;
-  private resolveClosed!: () => void;
+  private tagText: string | undefined;
+  // `closed` is made on demand: most sessions end without anyone waiting for it.
+  private closedPromise: Promise<void> | undefined;
+  private resolveClosed: (() => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -103,21 +151,30 @@ export class Session {
     private readonly host: SessionHost,
   ) {
     this.clientEndpoint = { host: client.remoteAddress ?? '?', port: client.remotePort ?? 0 };
-    this.closed = new Promise((r) => (this.resolveClosed = r));
     this.own(client);
-    client.on('data', this.onHandshakeData);
-    client.on('error', (err) => this.close({ kind: 'error', message: `client: ${err.message}` }));
-    client.on('close', () => this.close(this.endOutcome ?? { kind: 'closed-by-client', message: 'closed by client' }));
-    client.on('end', () => {
-      // FIN before the command took over: nothing more can come, so nothing more can happen.
-      if (this.phase !== 'command') this.close({ kind: 'protocol-error', message: 'client closed during handshake' });
-    });
-    if (config.timeouts.handshakeMs > 0) {
-      this.handshakeTimer = setTimeout(
-        () => this.close({ kind: 'handshake-timeout', message: `handshake not completed in ${config.timeouts.handshakeMs} ms` }),
-        config.timeouts.handshakeMs,
-      );
+    // Listeners are shared functions that find their session through the socket: nothing is
+    // allocated per session for them (connection setup cost and idle memory both count).
+    (client as SessionSocket)[SESSION] = this;
+    client.on('data', onHandshakeData);
+    client.on('error', onClientError);
+    client.on('close', onClientClose);
+    client.on('end', onClientEnd);
+    if (config.timeouts.handshakeMs > 0) this.handshakeTimer = setTimeout(onHandshakeTimeout, config.timeouts.handshakeMs, this);
+  }
+
+  /** Resolves once the session is closed and every handle it owned has emitted 'close'. */
+  get closed(): Promise<void> {
+    if (!this.closedPromise) {
+      this.closedPromise =
+        this.phase === 'closed' && this.openHandles === 0 ? Promise.resolve() : new Promise((r) => (this.resolveClosed = r));
     }
+    return this.closedPromise;
+  }
+
+  /** An owned handle emitted 'close'. */
+  ownedClosed(): void {
+    this.openHandles--;
+    if (this.openHandles === 0 && this.phase === 'closed') this.resolveClosed?.();
   }
 
   get logger(): Logger {
@@ -130,12 +187,17 @@ export class Session {
 
   /** `#7 127.0.0.1:51234` for log lines. */
   get tag(): string {
-    return `#${this.id} ${formatHostPort(this.clientEndpoint.host, this.clientEndpoint.port)}`;
+    return (this.tagText ??= `#${this.id} ${formatHostPort(this.clientEndpoint.host, this.clientEndpoint.port)}`);
+  }
+
+  /** The client sent FIN. */
+  clientEnded(): void {
+    if (this.phase !== 'command') this.close({ kind: 'protocol-error', message: 'client closed during handshake' });
   }
 
   // --- handshake -------------------------------------------------------------------------------
 
-  private readonly onHandshakeData = (chunk: Buffer): void => {
+  handshakeData(chunk: Buffer): void {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     try {
       this.advance();
@@ -143,7 +205,8 @@ export class Session {
       // Defensive: a bug here must cost one session, never the process.
       this.close({ kind: 'error', message: `internal error: ${(err as Error).message}` });
     }
-  };
+  }
+
 
   /** Consumes as many complete handshake messages as `buf` holds. */
   private advance(): void {
@@ -201,7 +264,7 @@ export class Session {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.phase = 'command';
-    this.client.removeListener('data', this.onHandshakeData);
+    this.client.removeListener('data', onHandshakeData);
     this.client.pause();
     this.pending = this.buf;
     this.buf = EMPTY;
@@ -250,33 +313,16 @@ export class Session {
    * and the session's `closed` promise waits for it.
    */
   own(handle: Owned): void {
-    let closedP: Promise<void>;
-    if ('setNoDelay' in handle) {
-      // net.Socket
-      closedP = handle.closed ? Promise.resolve() : new Promise((r) => handle.once('close', () => r()));
-      this.closers.push(() => handle.destroy());
-    } else if ('getConnections' in handle) {
-      // net.Server
-      closedP = handle.listening ? new Promise((r) => handle.once('close', () => r())) : Promise.resolve();
-      this.closers.push(() => {
-        if (handle.listening) handle.close();
-      });
-    } else {
-      // dgram.Socket
-      let open = true;
-      closedP = new Promise((r) => handle.once('close', () => ((open = false), r())));
-      this.closers.push(() => {
-        if (open) {
-          try {
-            handle.close();
-          } catch {
-            /* not running: already closed */
-          }
-        }
-      });
+    this.owned.push(handle);
+    // Wait for its 'close' unless it is a socket already closed or a listener not listening
+    // (which never emits 'close').
+    const wait = 'setNoDelay' in handle ? !handle.closed : 'getConnections' in handle ? handle.listening : true;
+    if (wait) {
+      this.openHandles++;
+      (handle as Owned & { [OWNER]?: Session })[OWNER] = this;
+      handle.on('close', onOwnedClose);
     }
-    this.owned.push(closedP);
-    if (this.isClosed) this.closers.pop()!();
+    if (this.isClosed) closeHandle(handle);
   }
 
   /** Called by anything that wants this session over. The first outcome wins. */
@@ -286,19 +332,17 @@ export class Session {
     this.state = 'closed';
     this.outcome = outcome;
     clearTimeout(this.handshakeTimer);
-    this.client.removeListener('data', this.onHandshakeData);
+    this.client.removeListener('data', onHandshakeData);
     if (flush) {
       // Let the reply we just wrote reach the client, then close; never wait for the client.
       this.client.end();
-      const t = setTimeout(() => this.client.destroy(), 2000);
+      const t = setTimeout(destroySocket, 2000, this.client);
       t.unref();
       this.client.once('close', () => clearTimeout(t));
-      for (const c of this.closers.slice(1)) c();
-    } else {
-      for (const c of this.closers) c();
     }
+    for (const h of this.owned) if (!flush || h !== this.client) closeHandle(h);
     const info = this.snapshotClosed();
-    Promise.all(this.owned).then(() => this.resolveClosed());
+    if (this.openHandles === 0) this.resolveClosed?.();
     this.host.sessionClosed(this, info);
   }
 
