@@ -36,8 +36,9 @@ Options:
 Prints one line to stdout once listening: "SOCKS5 proxy listening on HOST:PORT".
 Logs go to stderr. SIGINT/SIGTERM stop the proxy and exit 0.`;
 
+/** One line on stderr (whatever the message holds, e.g. a user name with a newline), then exit. */
 function fail(message: string, code = 2): never {
-  process.stderr.write(`socks5-proxy: ${message}\n`);
+  process.stderr.write(`socks5-proxy: ${message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
   process.exit(code);
 }
 
@@ -79,7 +80,7 @@ function main(): void {
       },
     });
   } catch (err) {
-    fail(`${(err as Error).message}\nTry --help.`);
+    fail(`${(err as Error).message} (try --help)`);
   }
   const v = parsed.values;
   if (v.help) {
@@ -121,8 +122,8 @@ function main(): void {
 
   if (!isLoopback(host) && users.size === 0 && !v['allow-unauthenticated-remote']) {
     fail(
-      `refusing to listen on ${host} without authentication: anyone who can reach it could use this machine's network.\n` +
-        'Add --user NAME --password PASS, or pass --allow-unauthenticated-remote.',
+      `refusing to listen on ${host} without authentication: anyone who can reach it could use this machine's network; ` +
+        'add --user NAME --password PASS, or pass --allow-unauthenticated-remote',
     );
   }
 
