@@ -10,9 +10,11 @@ W=$(mktemp -d /tmp/socks5-prof-XXXXXX)
 cc -O2 -o "$W/load" bench/load.c
 npx esbuild src/cli.ts --bundle --platform=node --target=node20 --outfile="$W/cli.js" --log-level=warning
 NOFILE=$(ulimit -Hn)
-exec 3< <(prlimit --nofile="$NOFILE:$NOFILE" -- "$W/load" targets 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 < <(sleep 100000))
+mkfifo "$W/targets.in" "$W/targets.out"
+prlimit --nofile="$NOFILE:$NOFILE" -- "$W/load" targets 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 < "$W/targets.in" > "$W/targets.out" &
 TPID=$!
-read -r PORTS <&3
+exec 4> "$W/targets.in"   # the targets run until this fd closes
+read -r PORTS < "$W/targets.out"
 port() { node -e "console.log(JSON.parse(process.argv[1]).$1)" "$PORTS"; }
 prlimit --nofile="$NOFILE:$NOFILE" -- node --cpu-prof --cpu-prof-dir="$W" "$W/cli.js" --port 0 -q --max-connections 30000 > "$W/cli.out" &
 SPID=$!
@@ -29,7 +31,8 @@ case "$WHAT" in
 esac
 prlimit --nofile="$NOFILE:$NOFILE" -- "$W/load" client proxy=127.0.0.1:"$SPORT" warm=300 measure="$MS" $ARGS | grep '^{'
 kill -INT "$SPID"; wait "$SPID" || true
-kill "$TPID" 2>/dev/null || true
+exec 4>&-
+wait "$TPID" || true
 PROF=$(ls "$W"/*.cpuprofile)
 node --import tsx bench/profile-top.ts "$PROF" 25
 echo "profile: $PROF"

@@ -172,6 +172,23 @@ export function render(input: Input): { markdown: string; svg: string } {
     md.push(`| ${row.label}, ${row.unit}${row.lowerIsBetter ? ' (lower is better)' : ''} | ${cells.join(' | ')} |`);
   }
   md.push('');
+  // Runs that failed, or that succeeded with some connections refused, are listed: a median hides them.
+  const notes: string[] = [];
+  for (const m of input.metrics) {
+    for (const n of names) {
+      const rs = runs[m.id]?.[n] ?? [];
+      const bad = rs.filter((r) => !r.ok || r.error);
+      if (bad.length === 0) continue;
+      const what = bad.map((r) => (r.ok ? r.error : `failed${r.error ? `: ${r.error}` : ''}`)).join('; ');
+      notes.push(`- ${m.title}, ${label(n)}: ${bad.length} of ${rs.length} runs — ${what}${bad.some((r) => !r.ok) ? ' (failed runs are left out of the median)' : ''}`);
+    }
+  }
+  if (notes.length > 0) {
+    md.push('Runs with failures:');
+    md.push('');
+    md.push(...notes);
+    md.push('');
+  }
 
   // --- ratios
   md.push('## Ratios');
@@ -255,6 +272,18 @@ export function render(input: Input): { markdown: string; svg: string } {
   }
   md.push('');
 
+  md.push('## Reading the numbers');
+  md.push('');
+  md.push(
+    [
+      '- The machine has 2 cores, shared by the load client, the targets and the proxy. A relay copies every byte twice through the kernel (read, then write), the direct connection once each way, so about 0.5x direct is the ceiling for a single-threaded proxy that does not splice.',
+      '- This project runs the whole relay on one Node thread; Dante spreads connections over several processes and microsocks over threads, so with 8 streams they can use both cores while this project cannot. 1-stream and per-connection figures compare like with like.',
+      '- Per connection, most of the proxy\'s CPU is system calls that every proxy makes (accept, connect — on loopback the whole TCP handshake runs inside it —, the four small writes of greeting, reply and echo, close); on top of them Node builds two `net.Socket` objects with their stream state. Profile with `bash bench/profile.sh conn` (or `down1`, `up1`, `rtt`, `udp32`).',
+      '- Memory per idle connection includes the growth of the V8 heap while the connections were opened (the young generation grows to its maximum under the allocation burst), not just what each session keeps.',
+      '- Other processes on the machine add noise; min–max shows how much. Rates vary more than CPU per connection and memory per connection.',
+    ].join('\n'),
+  );
+  md.push('');
   md.push('## How it is measured');
   md.push('');
   md.push(
@@ -265,7 +294,7 @@ export function render(input: Input): { markdown: string; svg: string } {
       '- **Round trips**: one tunnel to the echo, 64 bytes out, wait for the 64 bytes back, repeat; p50/p99 from every round trip in the window.',
       `- **Idle connections**: a freshly started proxy; ${input.idleCount.toLocaleString('en-US')} tunnels opened (128 at a time), each confirmed by a 1-byte echo, then held idle; growth of the proxy's RSS (sum over its processes, as \`ps\` counts it) and PSS (shared pages split) ÷ connections. Every process runs with its fd limit raised to the hard limit (\`prlimit\`, at most 65,536); where that is below 20,100 (a container without CAP_SYS_RESOURCE), the count is what fits, since the proxy holds two sockets per connection.`,
       '- **UDP**: UDP ASSOCIATE, then 64-byte datagrams (plus the 10-byte SOCKS header) through the relay to the UDP echo; 1 in flight (round trips) or 32 in flight (packets/s); a window stalled for 20 ms is refilled (counted as an error).',
-      '- microsocks has no UDP ASSOCIATE ("none"). Dante runs with a config written by the benchmark: `internal: 127.0.0.1`, `external: 127.0.0.1`, no authentication, pass rules for 127.0.0.0/8 only.',
+      '- microsocks has no UDP ASSOCIATE ("none"). Dante runs with a config written by the benchmark: `internal: 127.0.0.1`, `external: 127.0.0.2` (loopback too: Dante binds each outbound socket before connecting, and with `external: 127.0.0.1` it ran out of ports under connection churn), no authentication, pass rules for 127.0.0.0/8 only.',
     ].join('\n'),
   );
   md.push('');

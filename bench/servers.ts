@@ -163,7 +163,10 @@ export function dante(workDir: string, logDir: string): Contender {
           '# Written by bench/run.ts: loopback only, no authentication.',
           `logoutput: ${join(logDir, 'dante.log')}`,
           `internal: 127.0.0.1 port = ${port}`,
-          'external: 127.0.0.1',
+          // Dante binds every outbound socket to this address before connecting, which takes its
+          // ports from the bind() range, where TIME_WAIT sockets of earlier connection-rate runs
+          // on 127.0.0.1 still hold them; a loopback address of its own keeps it from running out.
+          'external: 127.0.0.2',
           'clientmethod: none',
           'socksmethod: none',
           'user.privileged: root',
