@@ -24,6 +24,25 @@ const REFUSAL_LOG_INTERVAL_MS = 5000;
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** C0/C1 controls, DEL and the Unicode line/paragraph separators: what could end or rewrite a log line. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const escapeControl = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+const oneLine = (m: string): string => m.replace(CONTROL, escapeControl);
+
+/**
+ * Log lines carry text a client chose (user names, domain names): with control characters escaped,
+ * no client can forge, split or recolour a line of the log.
+ */
+function safeLogger(l: Logger | undefined): Logger {
+  if (!l) return silent;
+  return {
+    debug: (m) => l.debug(oneLine(m)),
+    info: (m) => l.info(oneLine(m)),
+    warn: (m) => l.warn(oneLine(m)),
+    error: (m) => l.error(oneLine(m)),
+  };
+}
+
 /** start() failed: the listener could not bind. `code` is the errno code (EADDRINUSE, EACCES, …). */
 export class StartError extends Error {
   constructor(
@@ -70,6 +89,7 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
 
 export class Socks5Server extends EventEmitter<ServerEvents> implements SessionHost {
   private opts: ServerOptions;
+  private log: Logger;
   private sessionConfig: SessionConfig;
   private listener: NetServer | undefined;
   private bound: Endpoint | undefined;
@@ -88,11 +108,12 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   constructor(options: Partial<ServerOptions> = {}) {
     super();
     this.opts = resolveOptions(options);
+    this.log = safeLogger(this.opts.logger);
     this.sessionConfig = this.makeSessionConfig();
   }
 
   get logger(): Logger {
-    return this.opts.logger ?? silent;
+    return this.log;
   }
 
   get options(): Readonly<ServerOptions> {
@@ -165,6 +186,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       timeouts: { ...this.opts.timeouts, ...live.timeouts },
       commands: { ...this.opts.commands, ...live.commands },
     };
+    if (live.logger) this.log = safeLogger(live.logger);
     this.sessionConfig = this.makeSessionConfig();
   }
 

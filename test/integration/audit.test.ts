@@ -217,6 +217,30 @@ describe('audit: the handshake with auth on, at the live server', () => {
   });
 });
 
+describe('audit: client-chosen text cannot forge log lines', () => {
+  it('a user name or a domain name with control characters is logged escaped, on one line', async () => {
+    const log = collectingLogger();
+    const { server, port } = await startProxy({ users: new Map([['alice', 'pw-alice']]), logger: log.logger });
+    try {
+      const forged = 'bob"\n2026-01-01T00:00:00.000Z info  FORGED\r\u001b[2J\u2028';
+      const c = await RawClient.open(port);
+      c.write([0x05, 0x01, 0x02, ...authBytes(forged, 'x')]);
+      assert.deepEqual([...(await c.readToEnd())], [0x05, 0x02, 0x01, 0x01]);
+      const name = Buffer.from('evil\ninfo  FORGED.invalid');
+      const d = await RawClient.open(port);
+      d.write([0x05, 0x01, 0x02, ...authBytes('alice', 'pw-alice'), 0x05, 0x01, 0x00, 0x03, name.length, ...name, 0, 80]);
+      await d.readToEnd();
+      await eventually(() => server.stats().active === 0 && server.recentlyClosed().length === 2, WAIT_MS, 'both sessions to end');
+      assert.ok(log.lines.some((l) => l.includes('authentication failed') && l.includes('bob')), 'the failure is logged');
+      for (const line of log.lines) {
+        assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, `a control character in ${JSON.stringify(line)}`);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('audit: method selection without users, malformed greetings', () => {
   let proxy: Socks5Server;
   let port: number;
