@@ -96,10 +96,15 @@ function destroySocket(socket: Socket): void {
   socket.destroy();
 }
 
-/** Closes an owned handle, whatever its kind; closing twice is harmless. */
-function closeHandle(handle: Owned): void {
+/**
+ * Closes an owned handle, whatever its kind; closing twice is harmless. `reset`: sockets are
+ * closed with RST, so a reset on one side of a relay reaches the other as a reset, never as a
+ * clean end a client could take for a complete download.
+ */
+function closeHandle(handle: Owned, reset = false): void {
   if ('setNoDelay' in handle) {
-    handle.destroy();
+    if (reset && !handle.destroyed && handle.readyState !== 'opening') handle.resetAndDestroy();
+    else handle.destroy();
   } else if ('getConnections' in handle) {
     if (handle.listening) handle.close();
   } else {
@@ -340,7 +345,8 @@ export class Session {
       t.unref();
       this.client.once('close', () => clearTimeout(t));
     }
-    for (const h of this.owned) if (!flush || h !== this.client) closeHandle(h);
+    const reset = outcome.kind === 'error';
+    for (const h of this.owned) if (!flush || h !== this.client) closeHandle(h, reset);
     const info = this.snapshotClosed();
     if (this.openHandles === 0) this.resolveClosed?.();
     this.host.sessionClosed(this, info);

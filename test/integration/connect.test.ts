@@ -153,6 +153,27 @@ describe('CONNECT without auth', () => {
     split.destroy();
   });
 
+  it('a target that resets mid-stream: the client gets a reset too, not a clean end', async () => {
+    const target = createServer((s) => {
+      s.on('error', () => {});
+      s.write(Buffer.alloc(1000, 7), () => setTimeout(() => s.resetAndDestroy(), 50));
+    });
+    const tport = await listen(target);
+    try {
+      const c = await RawClient.open(port);
+      let clientError: NodeJS.ErrnoException | undefined;
+      c.socket.on('error', (e) => (clientError = e));
+      c.write([0x05, 0x01, 0x00, ...connectRequest('127.0.0.1', tport)]);
+      await c.read(12 + 1000);
+      await c.waitClosed();
+      await eventually(() => c.closed, 5000, 'the client socket to close');
+      assert.equal(clientError?.code, 'ECONNRESET');
+      assert.equal(c.ended, false, 'no FIN before the reset');
+    } finally {
+      await close(target);
+    }
+  });
+
   it('refused port → REP 0x05, then close', async () => {
     const dead = await closedPort();
     const c = await RawClient.open(port);
