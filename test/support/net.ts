@@ -14,7 +14,16 @@ export async function startProxy(options: Partial<ServerOptions> = {}): Promise<
   return { server, port: addr.port };
 }
 
+const tracked = new WeakMap<Server | HttpServer, Set<Socket>>();
+
 export async function listen(server: Server | HttpServer, host = '127.0.0.1'): Promise<number> {
+  // Track connections so close() can end them: a failing test must fail, not hang on a half-open socket.
+  const conns = new Set<Socket>();
+  tracked.set(server, conns);
+  server.on('connection', (s: Socket) => {
+    conns.add(s);
+    s.once('close', () => conns.delete(s));
+  });
   server.listen(0, host);
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
@@ -41,6 +50,7 @@ export async function httpServer(body = 'hello through socks5\n'): Promise<{ ser
 export function close(server: Server | HttpServer): Promise<void> {
   return new Promise((r) => {
     (server as HttpServer).closeAllConnections?.();
+    for (const c of tracked.get(server) ?? []) c.destroy();
     server.close(() => r());
   });
 }
