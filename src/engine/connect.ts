@@ -12,7 +12,6 @@ export function handleConnect(session: Session, req: Request): void {
   session.update({ state: 'connecting' });
   const connectMs = session.config.timeouts.connectMs;
   let timer: NodeJS.Timeout | undefined;
-  let attempt: Socket | undefined;
   let finished = false;
 
   const finish = (err: unknown, socket?: Socket): void => {
@@ -41,46 +40,73 @@ export function handleConnect(session: Session, req: Request): void {
   if (connectMs > 0) {
     timer = setTimeout(() => {
       finishedByTimeout = true;
-      attempt?.destroy();
+      for (const a of attempts) a.destroy();
+      clearTimeout(stagger);
       finish(Object.assign(new Error(`connect timed out after ${connectMs} ms`), { code: 'ETIMEDOUT' }));
     }, connectMs);
     // A session closed while connecting (client gone, stop()) must not leave its timer behind.
     void session.closed.then(() => clearTimeout(timer));
   }
 
-  const tryAddresses = (addresses: string[], i: number, lastErr: unknown): void => {
-    if (finished) return;
-    if (i >= addresses.length) return finish(lastErr);
+  // Every address is tried; when one has not answered within STAGGER_MS the next starts beside it
+  // (Happy Eyeballs, RFC 8305, simplified), so a family that silently drops packets (a broken
+  // IPv6 route) costs a moment, not the whole connect timeout. The first to connect wins.
+  const attempts = new Set<Socket>();
+  let next = 0;
+  let lastErr: unknown;
+  let stagger: NodeJS.Timeout | undefined;
+  const launch = (addresses: string[]): void => {
+    clearTimeout(stagger);
+    if (finished || session.isClosed || next >= addresses.length) return;
     const socket = new Socket({ allowHalfOpen: true });
-    attempt = socket;
+    attempts.add(socket);
     session.own(socket);
     const onError = (err: Error) => {
+      attempts.delete(socket);
       socket.destroy();
-      tryAddresses(addresses, i + 1, err);
+      lastErr = err;
+      if (next < addresses.length) launch(addresses);
+      else if (attempts.size === 0) finish(lastErr);
     };
     socket.once('error', onError);
-    socket.connect({ host: addresses[i]!, port: req.port }, () => {
+    socket.connect({ host: addresses[next++]!, port: req.port }, () => {
       socket.removeListener('error', onError);
+      clearTimeout(stagger);
+      attempts.delete(socket);
+      for (const other of attempts) other.destroy();
+      attempts.clear();
       finish(undefined, socket);
     });
+    if (next < addresses.length) stagger = setTimeout(launch, STAGGER_MS, addresses);
   };
 
   if (isIP(req.host)) {
-    tryAddresses([req.host], 0, undefined);
+    launch([req.host]);
   } else {
-    lookup(req.host, { all: true }, (err, addresses) => {
-      if (err) {
+    session.config.resolve(req.host).then(
+      (addresses) => {
+        if (addresses.length === 0) {
+          resolveFailed = true;
+          return finish(Object.assign(new Error('no addresses'), { code: 'ENOTFOUND' }));
+        }
+        launch(addresses);
+      },
+      (err: unknown) => {
         resolveFailed = true;
-        return finish(err);
-      }
-      if (addresses.length === 0) return finish(Object.assign(new Error('no addresses'), { code: 'ENOTFOUND' }));
-      tryAddresses(
-        addresses.map((a) => a.address),
-        0,
-        undefined,
-      );
-    });
+        finish(err);
+      },
+    );
   }
+}
+
+/** After this long without an answer from one address, the next address is tried beside it. */
+const STAGGER_MS = 250;
+
+/** The OS resolver: every address of `host`, both families, in the resolver's order. */
+export function lookupAll(host: string): Promise<string[]> {
+  return new Promise((resolve, reject) =>
+    lookup(host, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses.map((a) => a.address)))),
+  );
 }
 
 const SESSION = Symbol('connectSession');

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { UserTable } from './auth';
+import { lookupAll } from './connect';
 import { defaultSlotCap, Slots } from './limits';
 import { Session, type SessionConfig, type SessionHost } from './session';
 import {
@@ -84,6 +85,7 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
     ...(options.maxUdpAssociations !== undefined ? { maxUdpAssociations: options.maxUdpAssociations } : {}),
     commands: { ...DEFAULT_OPTIONS.commands, ...options.commands },
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.resolve ? { resolve: options.resolve } : {}),
   };
 }
 
@@ -258,6 +260,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       slots: this.slots,
       maxPendingBinds: this.opts.maxPendingBinds ?? defaultSlotCap(this.opts.maxConnections),
       maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),
+      resolve: this.opts.resolve ?? lookupAll,
     };
   }
 

@@ -51,6 +51,8 @@ export interface SessionConfig {
   slots: Slots;
   maxPendingBinds: number;
   maxUdpAssociations: number;
+  /** CONNECT name resolution (ServerOptions.resolve, or the OS resolver). */
+  resolve: (host: string) => Promise<string[]>;
 }
 
 /** Counters for sessions that do not relay one TCP stream (UDP): plain numbers, bumped in place. */

@@ -113,6 +113,11 @@ export interface ServerOptions {
   maxUdpAssociations?: number;
   commands: CommandSwitches;
   logger?: Logger;
+  /**
+   * Name resolution for CONNECT targets: all addresses of `host`, in the order to try them.
+   * Default: the OS resolver (dns.lookup, both families). Room for custom DNS and for tests.
+   */
+  resolve?: (host: string) => Promise<string[]>;
 }
 
 /** What may be changed on a running server without a restart (applies to new sessions). */
