@@ -392,6 +392,7 @@ async function main(): Promise<void> {
             continue;
           }
           if (na[m.id]?.[c.name]) continue;
+          if (m.id === 'idle' && c.name === 'direct') continue; // proxy memory: nothing to measure without one
           let server = running.get(c.name)!;
           if (m.id === 'idle' && c.name !== 'direct') {
             // Memory is measured on a fresh process: restart it.
