@@ -151,7 +151,7 @@ export function render(input: Input): { markdown: string; svg: string } {
   md.push(`- Node ${env.node}; microsocks ${env.microsocks}; dante-server ${env.dante}`);
   md.push(
     `- ${env.rounds} rounds, runs alternating (direct, this project, microsocks, Dante, direct, …); every figure is the median, ` +
-      `min–max in parentheses.${env.quick ? ' **Quick mode**: short windows (0.6 s), fewer idle connections: indicative only.' : ' Each run: 0.5 s warm-up, then a 2 s measuring window.'}`,
+      `min–max in parentheses.${env.quick ? ' **Quick mode**: short windows (0.5 s), 1,000 idle connections: indicative only.' : ' Each run: 0.5 s warm-up, then a 2 s measuring window.'}`,
   );
   md.push('');
   md.push('![Ratios to direct and per-connection costs](benchmarks.svg)');

@@ -254,8 +254,8 @@ export const METRICS: Metric[] = [
 ];
 
 function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
-  const warmMs = args.quick ? 250 : 500;
-  const measureMs = args.quick ? 600 : 2000;
+  const warmMs = args.quick ? 200 : 500;
+  const measureMs = args.quick ? 500 : 2000;
   const p = t.ports;
   const common = [
     `proxy=${proxy.endpoint ? `${proxy.endpoint.host}:${proxy.endpoint.port}` : 'none'}`,
@@ -284,7 +284,7 @@ function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
     case 'rtt':
       return job(['mode=rtt', 'size=64', at(p.echo)]);
     case 'idle':
-      return job(['mode=idle', `count=${idleCount(args)}`, 'parallel=128', at(p.echo)], { settleMs: args.quick ? 500 : 1500, timeoutMs: 180_000 });
+      return job(['mode=idle', `count=${idleCount(args)}`, 'parallel=128', at(p.echo)], { settleMs: args.quick ? 300 : 1500, timeoutMs: 180_000 });
     case 'udp1':
       return job(['mode=udp', 'inflight=1', 'size=64', at(p.udp)]);
     case 'udp32':
@@ -293,7 +293,7 @@ function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
   throw new Error(`unknown metric ${id}`);
 }
 
-const idleCount = (args: Args): number => (args.quick ? Math.min(2000, args.idleConnections) : args.idleConnections);
+const idleCount = (args: Args): number => (args.quick ? Math.min(1000, args.idleConnections) : args.idleConnections);
 
 // ------------------------------------------------------------------------------ environment
 
