@@ -210,8 +210,7 @@ describe('faults end only their own session', () => {
       // Both outbound attempts were abandoned: no fd left behind.
       await waitFor(() => fdCount() <= fds, MS, () => `fds back to ${fds} (now ${fdCount()})`);
     } finally {
-      for (const f of hole.fillers) f.destroy();
-      await hole.proc.stop();
+      await hole.dispose();
     }
   });
 });

@@ -126,8 +126,7 @@ describe('stop and restart under load', () => {
     blackhole = await neverAccepting();
   });
   after(async () => {
-    for (const f of blackhole.fillers) f.destroy();
-    await blackhole.proc.stop();
+    await blackhole.dispose();
     await echo.stop();
     guard.dispose();
   });

@@ -2,7 +2,6 @@
 // client that does the whole handshake, and the proxy / echo target / "never accepts" target as
 // separate processes (so their fds and memory can be measured apart from the test's own).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -363,34 +362,5 @@ export function spawnEcho(): Promise<Child> {
   return spawnReady(process.execPath, ['-e', ECHO_SRC], /^echo on (\d+)$/m);
 }
 
-const NEVER_ACCEPTS_SRC = `
-import socket, signal, sys
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-s = socket.socket()
-s.bind(('127.0.0.1', 0))
-s.listen(0)
-print('listening on', s.getsockname()[1], flush=True)
-held = []
-while True:
-    signal.pause()
-`;
-
-/**
- * A listener that never calls accept(), with a backlog of 0, whose queue is then filled: further
- * SYNs to it are dropped, so a connect to it neither succeeds nor fails — it hangs (the "target that
- * never accepts"). Node accepts every connection itself, hence Python. Returns the port and the
- * sockets holding the queue (destroy them, then stop()).
- */
-export async function neverAccepting(): Promise<{ proc: Child; port: number; fillers: Socket[] }> {
-  const proc = await spawnReady('/usr/bin/python3', ['-c', NEVER_ACCEPTS_SRC], /^listening on (\d+)$/m);
-  const fillers: Socket[] = [];
-  // Fill the accept queue: connect until a connect does not complete (bounded).
-  for (let i = 0; i < 8; i++) {
-    const s = connect({ host: '127.0.0.1', port: proc.port });
-    s.on('error', () => {});
-    fillers.push(s);
-    const ok = await Promise.race([once(s, 'connect').then(() => true), sleep(300).then(() => false)]);
-    if (!ok) return { proc, port: proc.port, fillers };
-  }
-  throw new Error('the backlog-0 listener kept accepting: cannot simulate a target that never accepts here');
-}
+// The target that never accepts is shared with the integration tests.
+export { neverAccepting } from '../support/net';

@@ -3,7 +3,7 @@
 // report that added this file; every test here was checked to fail with the behaviour it guards
 // removed from the engine.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -19,7 +19,7 @@ import {
   type Logger,
 } from '../../src/engine';
 import { parseReply, type Reply } from '../../src/engine/wire';
-import { RawClient, close as closeServer, connectRequest, echoServer, eventually, listen, run, startProxy, WAIT_MS } from '../support/net';
+import { RawClient, close as closeServer, connectRequest, echoServer, eventually, listen, neverAccepting, run, startProxy, WAIT_MS } from '../support/net';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -91,40 +91,6 @@ function collector(s: Socket): { data: () => Buffer; ended: Promise<void>; close
     ended: new Promise((r) => s.once('end', () => r())),
     closed: new Promise((r) => s.once('close', () => r())),
   };
-}
-
-/**
- * A TCP listener that never accepts (Python, backlog 0), its queue filled: a connect to it neither
- * succeeds nor fails, it hangs until the connector gives up. Bounded; throws if this kernel keeps
- * accepting. Node accepts every connection itself, hence Python.
- */
-async function neverAccepting(): Promise<{ port: number; dispose: () => Promise<void> }> {
-  const src = [
-    'import socket, sys',
-    's = socket.socket()',
-    "s.bind(('127.0.0.1', 0))",
-    's.listen(0)',
-    'print(s.getsockname()[1], flush=True)',
-    'sys.stdin.read()',
-  ].join('\n');
-  const py: ChildProcess = spawn('/usr/bin/python3', ['-c', src], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((r) => py.once('exit', () => r()));
-  const port = Number(await within(new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d)))), 'python to listen'));
-  const fillers: Socket[] = [];
-  const dispose = async () => {
-    for (const f of fillers) f.destroy();
-    py.stdin!.end();
-    await within(exited, 'python to exit');
-  };
-  for (let i = 0; i < 8; i++) {
-    const s = connect({ host: '127.0.0.1', port });
-    s.on('error', () => {});
-    fillers.push(s);
-    const ok = await Promise.race([once(s, 'connect').then(() => true), sleep(300).then(() => false)]);
-    if (!ok) return { port, dispose };
-  }
-  await dispose();
-  throw new Error('the backlog-0 listener kept accepting: cannot make a connect hang on this kernel');
 }
 
 describe('audit: the handshake with auth on, at the live server', () => {

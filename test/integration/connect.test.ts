@@ -2,9 +2,8 @@
 // client, and raw bytes for the cases no client library will send.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SocksClient, SocksClientError } from 'socks';
 import { Socks5Server } from '../../src/engine';
@@ -17,6 +16,7 @@ import {
   eventually,
   httpServer,
   listen,
+  neverAccepting,
   run,
   startProxy,
 } from '../support/net';
@@ -250,32 +250,9 @@ describe('CONNECT without auth', () => {
 });
 
 describe('CONNECT to a name with several addresses', () => {
-  /** A listener on HOST:PORT that never accepts (Python, backlog 0, queue filled): SYNs to it go unanswered. */
-  async function blackhole(host: string, port: number): Promise<() => Promise<void>> {
-    const src = ['import socket, sys', 's = socket.socket()', `s.bind((${JSON.stringify(host)}, ${port}))`, 's.listen(0)', "print('ok', flush=True)", 'sys.stdin.read()'].join('\n');
-    const py = spawn('/usr/bin/python3', ['-c', src], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const exited = new Promise<void>((r) => py.once('exit', () => r()));
-    await Promise.race([once(py.stdout!, 'data'), new Promise((_, rej) => setTimeout(() => rej(new Error('python did not listen')), 5000))]);
-    const fillers: Socket[] = [];
-    const dispose = async () => {
-      for (const f of fillers) f.destroy();
-      py.stdin!.end();
-      await exited;
-    };
-    for (let i = 0; i < 8; i++) {
-      const f = tcpConnect({ host, port });
-      f.on('error', () => {});
-      fillers.push(f);
-      const connected = await Promise.race([once(f, 'connect').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 300))]);
-      if (!connected) return dispose;
-    }
-    await dispose();
-    throw new Error('the backlog-0 listener kept accepting on this kernel');
-  }
-
   it('an address that never answers does not use up the connect timeout: the next one is tried beside it', async () => {
     const echo = await echoServer('127.0.0.1');
-    const dispose = await blackhole('127.0.0.2', echo.port);
+    const hole = await neverAccepting('127.0.0.2', echo.port);
     const asked: string[] = [];
     const { server, port } = await startProxy({
       timeouts: { handshakeMs: 10_000, connectMs: 4000, idleMs: 0, bindMs: 60_000 },
@@ -299,7 +276,7 @@ describe('CONNECT to a name with several addresses', () => {
       socket.destroy();
     } finally {
       await server.stop();
-      await dispose();
+      await hole.dispose();
       await close(echo.server);
     }
   });

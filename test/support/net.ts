@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { Socks5Server, type ServerOptions } from '../../src/engine';
 
 /** Hard upper bound for any single wait in tests. */
@@ -178,4 +178,49 @@ export async function eventually(cond: () => boolean, ms = WAIT_MS, what = 'cond
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * A TCP listener on HOST:PORT (0 = any) that never calls accept(), backlog 0, its queue then
+ * filled: further SYNs to it are dropped, so a connect neither succeeds nor fails — it hangs (the
+ * "target that never accepts"). Node accepts every connection itself, hence Debian's Python.
+ * Bounded; throws if this kernel keeps accepting. dispose() releases the sockets and the process.
+ */
+export async function neverAccepting(host = '127.0.0.1', port = 0): Promise<{ port: number; dispose: () => Promise<void> }> {
+  const src = [
+    'import socket, sys',
+    's = socket.socket()',
+    `s.bind((${JSON.stringify(host)}, ${port}))`,
+    's.listen(0)',
+    'print(s.getsockname()[1], flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const py = spawn('/usr/bin/python3', ['-c', src], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => py.once('exit', () => r()));
+  const fillers: Socket[] = [];
+  const dispose = async (): Promise<void> => {
+    for (const f of fillers) f.destroy();
+    py.stdin!.end();
+    const t = setTimeout(() => py.kill('SIGKILL'), WAIT_MS);
+    await exited;
+    clearTimeout(t);
+  };
+  const line = await Promise.race([
+    once(py.stdout!, 'data').then(([d]) => String(d)),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), WAIT_MS)),
+  ]);
+  if (line === undefined) {
+    await dispose();
+    throw new Error('python did not start listening');
+  }
+  const bound = Number(line.trim());
+  for (let i = 0; i < 8; i++) {
+    const f = connect({ host, port: bound });
+    f.on('error', () => {});
+    fillers.push(f);
+    const connected = await Promise.race([once(f, 'connect').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 300))]);
+    if (!connected) return { port: bound, dispose };
+  }
+  await dispose();
+  throw new Error('the backlog-0 listener kept accepting: cannot make a connect hang on this kernel');
 }
