@@ -105,7 +105,9 @@ function destroySocket(socket: Socket): void {
  */
 function closeHandle(handle: Owned, reset = false): void {
   if ('setNoDelay' in handle) {
-    if (reset && !handle.destroyed && handle.readyState !== 'opening') handle.resetAndDestroy();
+    // Only a socket that is connected and has not started its shutdown can be reset: libuv refuses
+    // to reset one whose FIN is under way (EINVAL), and Node then never closes its handle.
+    if (reset && !handle.destroyed && !handle.connecting && !handle.writableEnded) handle.resetAndDestroy();
     else handle.destroy();
   } else if ('getConnections' in handle) {
     if (handle.listening) handle.close();
