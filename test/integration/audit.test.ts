@@ -19,7 +19,7 @@ import {
   type Logger,
 } from '../../src/engine';
 import { parseReply, type Reply } from '../../src/engine/wire';
-import { RawClient, close as closeServer, connectRequest, echoServer, eventually, listen, neverAccepting, run, startProxy, WAIT_MS } from '../support/net';
+import { RawClient, close as closeServer, connectRequest, echoServer, eventually, listen, neverAccepting, run, startProxy, within, connectErrorCode, WAIT_MS } from '../support/net';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -46,15 +46,6 @@ async function trackedEcho(host = '127.0.0.1'): Promise<{ server: Server; port: 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Races `p` against a bounded wait. */
-function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
 
 function collectingLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -809,16 +800,7 @@ describe('audit: BIND and UDP ASSOCIATE extras', () => {
     const { c, first } = await bind();
     c.socket.resetAndDestroy();
     await eventually(() => proxy.connections().length === 0, WAIT_MS, 'the session to end');
-    const late = connect({ host: '127.0.0.1', port: first.port });
-    const err = await within(
-      new Promise<NodeJS.ErrnoException | undefined>((r) => {
-        late.once('error', r);
-        late.once('connect', () => r(undefined));
-      }),
-      'a late connection attempt',
-    );
-    late.destroy();
-    assert.equal(err?.code, 'ECONNREFUSED');
+    assert.equal(await connectErrorCode({ host: '127.0.0.1', port: first.port }, 'a late connection attempt'), 'ECONNREFUSED');
   });
 
   it('UDP: when the association ends, its outbound socket is closed too (its port can be bound again)', async () => {

@@ -12,18 +12,9 @@ interface SocksClientEstablishedEvent {
 }
 import { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, Socks5Server } from '../../src/engine';
 import { parseReply, type Reply } from '../../src/engine/wire';
-import { RawClient, eventually, startProxy, WAIT_MS } from '../support/net';
+import { RawClient, connectErrorCode, eventually, startProxy, within, WAIT_MS } from '../support/net';
 
 /** Races `p` against a bounded wait. */
-function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
 
 /** Greeting (no auth) and a request; checks the method selection (0x00). */
 async function request(c: RawClient, cmd: number, addr: number[]): Promise<void> {
@@ -171,16 +162,7 @@ describe('BIND, raw', () => {
       assert.equal(second.port, right.localPort);
 
       // Exactly one connection: the listener is gone.
-      const third = connect({ host: '127.0.0.1', port: first.port, localAddress: '127.0.0.2' });
-      const err = await within(
-        new Promise<NodeJS.ErrnoException | undefined>((r) => {
-          third.once('error', r);
-          third.once('connect', () => r(undefined));
-        }),
-        'a third connection attempt',
-      );
-      third.destroy();
-      assert.equal(err?.code, 'ECONNREFUSED');
+      assert.equal(await connectErrorCode({ host: '127.0.0.1', port: first.port, localAddress: '127.0.0.2' }, 'a third connection attempt'), 'ECONNREFUSED');
 
       const back = readN(right, 4);
       c.write(Buffer.from('ping'));
@@ -266,16 +248,7 @@ describe('BIND, raw', () => {
     const closed = proxy.recentlyClosed()[0]!;
     assert.equal(closed.outcome.reply, 0x06);
     // The listener is closed with the session.
-    const late = connect({ host: '127.0.0.1', port: first.port });
-    const err = await within(
-      new Promise<NodeJS.ErrnoException | undefined>((r) => {
-        late.once('error', r);
-        late.once('connect', () => r(undefined));
-      }),
-      'a late connection attempt',
-    );
-    late.destroy();
-    assert.equal(err?.code, 'ECONNREFUSED');
+    assert.equal(await connectErrorCode({ host: '127.0.0.1', port: first.port }, 'a late connection attempt'), 'ECONNREFUSED');
   });
 
   it('the client half-closing before a peer arrives closes the listener at once', async () => {
@@ -290,16 +263,7 @@ describe('BIND, raw', () => {
       await c.waitClosed();
       await eventually(() => proxy2.connections().length === 0, WAIT_MS, 'the session to end');
       assert.equal(proxy2.recentlyClosed()[0]!.outcome.kind, 'closed-by-client');
-      const late = connect({ host: '127.0.0.1', port: first.port });
-      const err = await within(
-        new Promise<NodeJS.ErrnoException | undefined>((r) => {
-          late.once('error', r);
-          late.once('connect', () => r(undefined));
-        }),
-        'a late connection attempt',
-      );
-      late.destroy();
-      assert.equal(err?.code, 'ECONNREFUSED');
+      assert.equal(await connectErrorCode({ host: '127.0.0.1', port: first.port }, 'a late connection attempt'), 'ECONNREFUSED');
     } finally {
       await proxy2.stop();
     }

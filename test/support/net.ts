@@ -1,12 +1,40 @@
 // Test helpers: real loopback servers and a raw SOCKS5 byte-level client. No mocks.
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net';
 import { execFile, spawn } from 'node:child_process';
 import { Socks5Server, type ServerOptions } from '../../src/engine';
 
 /** Hard upper bound for any single wait in tests. */
 export const WAIT_MS = 5000;
+
+/** `p`, or a rejection naming `what` after `ms`. */
+export function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+/** Opens a TCP connection and closes it: the error code it got (e.g. ECONNREFUSED), or undefined when it connected. */
+export async function connectErrorCode(options: NetConnectOpts, what = 'a connection attempt'): Promise<string | undefined> {
+  const s = connect(options);
+  try {
+    const err = await within(
+      new Promise<NodeJS.ErrnoException | undefined>((r) => {
+        s.once('error', r);
+        s.once('connect', () => r(undefined));
+      }),
+      what,
+    );
+    return err?.code;
+  } finally {
+    s.destroy();
+  }
+}
 
 export async function startProxy(options: Partial<ServerOptions> = {}): Promise<{ server: Socks5Server; port: number }> {
   const server = new Socks5Server({ host: '127.0.0.1', port: 0, ...options });
@@ -60,13 +88,7 @@ export function close(server: Server | HttpServer): Promise<void> {
  * proxy's own outbound socket can never self-connect to it (a freed ephemeral port can).
  */
 export async function closedPort(): Promise<number> {
-  const s = connect({ host: '127.0.0.1', port: 1 });
-  const err = await new Promise<NodeJS.ErrnoException | undefined>((r) => {
-    s.once('error', r);
-    s.once('connect', () => r(undefined));
-  });
-  s.destroy();
-  if (err?.code !== 'ECONNREFUSED') throw new Error('port 1 on 127.0.0.1 is not refusing connections on this machine');
+  if ((await connectErrorCode({ host: '127.0.0.1', port: 1 })) !== 'ECONNREFUSED') throw new Error('port 1 on 127.0.0.1 is not refusing connections on this machine');
   return 1;
 }
 
