@@ -39,7 +39,7 @@ export function handleBind(session: Session, req: Request): void {
       () => session.fail(REP.TTL_EXPIRED, `BIND: no peer connected within ${formatSeconds(bindMs)}`),
       bindMs,
     );
-    void session.closed.then(() => clearTimeout(timer));
+    session.onClose(() => clearTimeout(timer));
   }
   const stopTimer = () => clearTimeout(timer);
 

@@ -45,7 +45,7 @@ export function handleConnect(session: Session, req: Request): void {
       finish(Object.assign(new Error(`connect timed out after ${connectMs} ms`), { code: 'ETIMEDOUT' }));
     }, connectMs);
     // A session closed while connecting (client gone, stop()) must not leave its timer behind.
-    void session.closed.then(() => clearTimeout(timer));
+    session.onClose(() => clearTimeout(timer));
   }
 
   // Every address is tried; when one has not answered within STAGGER_MS the next starts beside it

@@ -145,6 +145,8 @@ export class Session {
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** Sockets, listeners and UDP sockets closed with the session (see own()). */
   private readonly owned: Owned[] = [];
+  /** Run once when the session closes (timers of a command, …). */
+  private cleanups: Array<() => void> | undefined;
   /** Owned handles whose 'close' has not been seen yet. */
   private openHandles = 0;
   private outcome: Outcome | undefined;
@@ -335,6 +337,12 @@ export class Session {
   }
 
   /** Called by anything that wants this session over. The first outcome wins. */
+  /** Runs `fn` when the session closes (at once if it already has): for timers a command started. */
+  onClose(fn: () => void): void {
+    if (this.isClosed) return fn();
+    (this.cleanups ??= []).push(fn);
+  }
+
   close(outcome: Outcome, flush = false): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
@@ -342,6 +350,7 @@ export class Session {
     this.outcome = outcome;
     clearTimeout(this.handshakeTimer);
     this.client.removeListener('data', onHandshakeData);
+    if (this.cleanups) for (const fn of this.cleanups.splice(0)) fn();
     if (flush) {
       // Let the reply we just wrote reach the client, then close; never wait for the client.
       this.client.end();
