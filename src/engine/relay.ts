@@ -5,12 +5,14 @@
 // The listeners are shared functions (`this` is the socket; its peer and session hang off it):
 // a relayed connection allocates no closures.
 //
-// Two read paths, per direction:
-// - 'data' events (every connection starts here): Node allocates a buffer per read and frees it
-//   with the chunk, so an idle connection holds no read buffer at all;
-// - a reused read buffer (see ./readBuffer): once a direction shows bulk traffic (a read that filled
-//   Node's whole 64 KiB buffer), it switches to reading into its own buffer, written straight to
-//   the peer: no allocation, no stream machinery, no garbage per chunk.
+// How a direction reads (see ./readBuffer):
+// - every direction reads into one buffer shared by all connections, and what it read is copied
+//   out for the write (a pending write must never hold the shared buffer): no allocation of Node's
+//   64 KiB per read, no stream machinery, no 'data' event, and no memory per idle connection;
+// - a direction whose read fills that buffer carries bulk traffic: it moves to a large buffer of
+//   its own (within a budget), written straight to the peer without a copy;
+// - where this Node does not allow either, 'data' events (the listener also delivers whatever the
+//   stream had queued before the switch).
 
 import type { Socket } from 'node:net';
 import { readIntoBuffer } from './readBuffer';
@@ -20,17 +22,21 @@ const PEER = Symbol('relayPeer');
 const SESSION = Symbol('relaySession');
 const SIDE = Symbol('relaySide');
 const BUF = Symbol('relayBuffer');
+const SWITCHED = Symbol('relaySwitched');
 
 type RelaySocket = Socket & {
   [PEER]: Socket;
   [SESSION]: Session;
   [SIDE]: 'client' | 'target';
-  /** The direction's own read buffer once it switched (undefined: 'data' events). */
+  /** The direction's own read buffer once it moved to one (bulk traffic). */
   [BUF]?: Buffer;
+  /** Reading into the shared buffer or its own (false: 'data' events). */
+  [SWITCHED]?: boolean;
 };
 
-/** A read of at least this much (all Node asks the kernel for) means bulk traffic: switch. */
-const BULK_READ = 64 * 1024;
+/** The read buffer every direction shares until it shows bulk traffic (Node's own read size). */
+const SHARED_SIZE = 64 * 1024;
+let shared: Buffer | undefined;
 /**
  * The size of a bulk direction's own read buffer. Large reads are what make a relay fast (half as
  * many syscalls and wake-ups per byte at every doubling, measured up to 2 MiB); 1 MiB is where
@@ -39,14 +45,14 @@ const BULK_READ = 64 * 1024;
 export const RELAY_BUFFER_SIZE = 1024 * 1024;
 /**
  * At most this much memory in such buffers at once (64 bulk directions); further bulk directions
- * keep Node's own 64 KiB reads. Buffer pages are only resident once a read has filled them.
+ * stay on the shared buffer. Buffer pages are only resident once a read has filled them.
  */
 export const RELAY_BUFFER_BUDGET = 64 * 1024 * 1024;
 
 let buffersInUse = 0;
 let switches = 0;
 
-/** For tests and diagnostics: directions reading into their own buffer now, and switches ever made. */
+/** For tests and diagnostics: directions reading into their own buffer now, and moves to one ever made. */
 export function relayBufferStats(): { inUse: number; switches: number } {
   return { inUse: buffersInUse, switches };
 }
@@ -81,33 +87,31 @@ function pipe(session: Session, from: Socket, to: Socket, side: 'client' | 'targ
   // its request and FIN together has already ended by now, and its FIN must still reach the target.
   if (from.readableEnded) onEnd.call(f);
   else from.on('end', onEnd);
+  // Bytes the stream already queued come first, as 'data' (onData switches once they are out).
+  if (from.readableLength === 0) switchToShared(f);
 }
 
+function switchToShared(socket: RelaySocket): void {
+  shared ??= Buffer.allocUnsafe(SHARED_SIZE);
+  socket[SWITCHED] = readIntoBuffer(socket, shared, onRead as never, nextBuffer);
+}
+
+/** 'data' events: before the switch, and where this Node cannot switch. */
 function onData(this: RelaySocket, chunk: Buffer): void {
-  const to = this[PEER];
   // write() says false whenever the chunk is over the high-water mark, even when the kernel took
   // it all at once; pausing then would cost two epoll changes and a tick per chunk for nothing.
   // Pause only when bytes are really left waiting in user space ('drain' follows them).
-  if (!to.write(chunk) && to.writableLength > 0) this.pause();
-  // Bulk traffic, and nothing left in the stream's own queue: read into a buffer of our own.
-  else if (chunk.length >= BULK_READ && this[BUF] === undefined && this.readableLength === 0) switchToBuffer(this);
+  if (!forward(this, chunk)) this.pause();
+  else if (this[SWITCHED] === undefined && this.readableLength === 0) switchToShared(this);
 }
 
-function switchToBuffer(socket: RelaySocket): void {
-  if (buffersInUse >= RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) return;
-  const buf = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
-  if (!readIntoBuffer(socket, buf, onBufferRead as never, nextBuffer)) return;
-  socket[BUF] = buf;
-  buffersInUse++;
-  switches++;
-  socket.once('close', releaseBuffer);
+/** Writes to the peer; false when bytes are left waiting in user space (stop reading until 'drain'). */
+function forward(from: RelaySocket, chunk: Buffer): boolean {
+  const to = from[PEER];
+  return to.write(chunk) || to.writableLength === 0;
 }
 
-function releaseBuffer(this: RelaySocket): void {
-  buffersInUse--;
-}
-
-/** The buffer the socket that just read reads into next (set by onBufferRead, read by Node right after). */
+/** The buffer the socket that just read reads into next (set by onRead, taken by Node right after). */
 let next: Buffer | undefined;
 function nextBuffer(): Buffer | undefined {
   const b = next;
@@ -115,8 +119,16 @@ function nextBuffer(): Buffer | undefined {
   return b;
 }
 
-/** A read into the direction's own buffer: `n` bytes at its start. false = stop reading for now. */
-function onBufferRead(this: RelaySocket, n: number, buf: Buffer): boolean {
+/** A read of `n` bytes into `buf` (the shared buffer, or the direction's own). false = stop reading for now. */
+function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
+  if (buf === shared) {
+    // Copied out: the shared buffer is read into again by the next socket, whatever this write does.
+    const chunk = Buffer.allocUnsafe(n);
+    buf.copy(chunk, 0, 0, n);
+    // A read that filled the buffer: bulk traffic. Read the rest into a buffer of its own.
+    if (n === buf.length && buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) ownBuffer(this);
+    return forward(this, chunk);
+  }
   const to = this[PEER];
   const ok = to.write(buf.subarray(0, n));
   if (to.writableLength === 0) return true; // the kernel took it all: the buffer is free again
@@ -125,6 +137,17 @@ function onBufferRead(this: RelaySocket, n: number, buf: Buffer): boolean {
   // Pending but under the high-water mark (no 'drain' will come): read on into a fresh buffer.
   next = this[BUF] = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
   return true;
+}
+
+function ownBuffer(socket: RelaySocket): void {
+  next = socket[BUF] = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
+  buffersInUse++;
+  switches++;
+  socket.once('close', releaseBuffer);
+}
+
+function releaseBuffer(this: RelaySocket): void {
+  buffersInUse--;
 }
 
 /** This socket's buffered writes went out: let its peer read again. */

@@ -17,9 +17,9 @@
 // It ends when the control connection closes (its bytes are read and discarded) and, when
 // timeouts.idleMs > 0, after that long without a datagram either way.
 
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket, type SocketOptions } from 'node:dgram';
 import { lookup } from 'node:dns';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { DatagramCounters, Session } from './session';
 import type { Endpoint } from './types';
 import {
@@ -52,7 +52,7 @@ export function handleUdpAssociate(session: Session, req: Request): void {
   }
   void session.closed.then(release);
   const local = toIPv4(rawLocal) ?? rawLocal;
-  const relaySocket = createSocket(isIPv6(local) ? 'udp6' : 'udp4');
+  const relaySocket = createSocket({ type: isIPv6(local) ? 'udp6' : 'udp4', lookup: ipLookup });
   session.own(relaySocket);
   const onBindError = (err: Error) =>
     session.fail(REP.GENERAL_FAILURE, `UDP ASSOCIATE: cannot bind ${formatHostPort(local, 0)}: ${err.message}`);
@@ -80,6 +80,20 @@ export function handleUdpAssociate(session: Session, req: Request): void {
 }
 
 function discard(): void {}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * The address lookup of the association's UDP sockets. dgram passes every send's address through
+ * a lookup (by default dns.lookup, which answers even an IP literal on the next tick, through a
+ * closure): the relay only ever sends to IP literals (names are resolved by DnsCache), so they are
+ * answered at once. Anything else still goes to the OS resolver.
+ */
+const ipLookup = ((address: string, family: number, cb: LookupCallback): void => {
+  const f = isIP(address);
+  if (f !== 0) cb(null, address, f);
+  else lookup(address, family, cb);
+}) as unknown as SocketOptions['lookup'];
 
 /** Upper bounds for the per-association cache of encoded reply headers. */
 const MAX_HEADER_HOSTS = 256;
@@ -183,7 +197,7 @@ class Association {
   private outbound(family: 4 | 6): UdpSocket {
     const existing = family === 4 ? this.out4 : this.out6;
     if (existing) return existing;
-    const s = createSocket(family === 4 ? { type: 'udp4' } : { type: 'udp6', ipv6Only: true });
+    const s = createSocket(family === 4 ? { type: 'udp4', lookup: ipLookup } : { type: 'udp6', ipv6Only: true, lookup: ipLookup });
     this.session.own(s);
     s.on('message', this.onRemoteDatagram);
     // Without a send callback, dgram reports a failed send here (unreachable network, EMSGSIZE…).
