@@ -142,7 +142,7 @@ function main(): void {
   const out = (lvl: number, tag: string) => (msg: string) => {
     if (lvl >= level) process.stderr.write(`${new Date().toISOString()} ${tag} ${msg}\n`);
   };
-  const logger: Logger = { debug: out(0, 'debug'), info: out(1, 'info '), warn: out(2, 'warn '), error: out(3, 'error') };
+  const logger: Logger = { debugEnabled: level === 0, debug: out(0, 'debug'), info: out(1, 'info '), warn: out(2, 'warn '), error: out(3, 'error') };
 
   const server = new Socks5Server({
     host,

@@ -14,7 +14,7 @@ export function handleConnect(session: Session, req: Request): void {
   let timer: NodeJS.Timeout | undefined;
   let finished = false;
 
-  const finish = (err: unknown, socket?: Socket): void => {
+  const finish = (err: unknown, socket?: Socket, address = ''): void => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
@@ -32,7 +32,7 @@ export function handleConnect(session: Session, req: Request): void {
       session.fail(finishedByTimeout ? REP.TTL_EXPIRED : replyForError(err), detail);
       return;
     }
-    established(session, socket);
+    established(session, socket, address, req.port);
   };
 
   let finishedByTimeout = false;
@@ -69,13 +69,14 @@ export function handleConnect(session: Session, req: Request): void {
       else if (attempts.size === 0) finish(lastErr);
     };
     socket.once('error', onError);
-    socket.connect({ host: addresses[next++]!, port: req.port }, () => {
+    const address = addresses[next++]!;
+    socket.connect({ host: address, port: req.port }, () => {
       socket.removeListener('error', onError);
       clearTimeout(stagger);
       attempts.delete(socket);
       for (const other of attempts) other.destroy();
       attempts.clear();
-      finish(undefined, socket);
+      finish(undefined, socket, address);
     });
     if (next < addresses.length) stagger = setTimeout(launch, STAGGER_MS, addresses);
   };
@@ -121,7 +122,8 @@ function onTargetClose(this: TargetSocket, hadError: boolean): void {
   if (!hadError && !client.writableEnded) client.end();
 }
 
-function established(session: Session, remote: Socket): void {
+/** `address` and `port`: where `remote` connected (known here: no getpeername for them). */
+function established(session: Session, remote: Socket, address: string, port: number): void {
   remote.setNoDelay(true);
   session.client.setNoDelay(true);
   (remote as TargetSocket)[SESSION] = session;
@@ -130,14 +132,12 @@ function established(session: Session, remote: Socket): void {
   const bound = { host: remote.localAddress ?? '0.0.0.0', port: remote.localPort ?? 0 };
   session.update({
     state: 'established',
-    remote: { host: remote.remoteAddress ?? '?', port: remote.remotePort ?? 0 },
+    remote: { host: address, port },
     bound,
     upstream: remote,
   });
   session.replySuccess(bound);
-  session.logger.debug(
-    `${session.tag} CONNECT established to ${formatHostPort(remote.remoteAddress ?? '?', remote.remotePort ?? 0)}`,
-  );
+  if (session.logger.debugEnabled) session.logger.debug(`${session.tag} CONNECT established to ${formatHostPort(address, port)}`);
   relay(session, remote);
 }
 

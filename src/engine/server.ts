@@ -37,6 +37,9 @@ const oneLine = (m: string): string => m.replace(CONTROL, escapeControl);
 function safeLogger(l: Logger | undefined): Logger {
   if (!l) return silent;
   return {
+    get debugEnabled() {
+      return l.debugEnabled !== false;
+    },
     debug: (m) => l.debug(oneLine(m)),
     info: (m) => l.info(oneLine(m)),
     warn: (m) => l.warn(oneLine(m)),
@@ -244,9 +247,11 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     this.recent.unshift(info);
     if (this.recent.length > RECENT_LIMIT) this.recent.pop();
     const ok = info.outcome.kind.startsWith('closed');
-    const line = `${session.tag} closed: ${info.outcome.message} (↑${info.bytesUp} B ↓${info.bytesDown} B)`;
-    if (ok) this.logger.debug(line);
-    else this.logger.info(line);
+    if (!ok || this.log.debugEnabled) {
+      const line = `${session.tag} closed: ${info.outcome.message} (↑${info.bytesUp} B ↓${info.bytesDown} B)`;
+      if (ok) this.logger.debug(line);
+      else this.logger.info(line);
+    }
     this.emit('close', info);
   }
 
@@ -287,7 +292,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     this.total++;
     const session = new Session(id, socket, this.sessionConfig, this);
     this.sessions.set(id, session);
-    this.logger.debug(`${session.tag} connected`);
+    if (this.log.debugEnabled) this.logger.debug(`${session.tag} connected`);
     if (this.listenerCount('open') > 0) this.emit('open', session.snapshot());
   }
 }

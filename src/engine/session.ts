@@ -286,7 +286,7 @@ export class Session {
       const what = entry ? `${entry.label} is disabled` : `unknown command 0x${req.cmd.toString(16).padStart(2, '0')}`;
       return this.fail(REP.COMMAND_NOT_SUPPORTED, what);
     }
-    this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(req.host, req.port)}`);
+    if (this.logger.debugEnabled) this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(req.host, req.port)}`);
     this.host.sessionUpdated(this);
     entry.handler(this, req);
   }

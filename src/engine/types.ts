@@ -91,6 +91,11 @@ export interface CommandSwitches {
 }
 
 export interface Logger {
+  /**
+   * false when debug lines go nowhere: the engine then does not even build the ones it would
+   * write for every connection. Absent: true.
+   */
+  readonly debugEnabled?: boolean;
   debug(message: string): void;
   info(message: string): void;
   warn(message: string): void;

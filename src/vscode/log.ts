@@ -14,6 +14,12 @@ export class Log extends Disposable implements Logger {
     this.channel = this._register(vscode.window.createOutputChannel('SOCKS5 Proxy', { log: true }));
   }
 
+  /** Debug lines show only at the channel's Debug or Trace level ("Set Log Level…"). */
+  get debugEnabled(): boolean {
+    const level = this.channel.logLevel;
+    return level === vscode.LogLevel.Trace || level === vscode.LogLevel.Debug;
+  }
+
   debug(message: string): void {
     if (!this.isDisposed) this.channel.debug(message);
   }
