@@ -6,13 +6,13 @@
 // a relayed connection allocates no closures.
 //
 // How a direction reads (see ./readBuffer):
-// - every direction reads into one buffer shared by all connections, and what it read is copied
-//   out for the write (a pending write must never hold the shared buffer): no allocation of Node's
-//   64 KiB per read, no stream machinery, no 'data' event, and no memory per idle connection;
-// - a direction whose read fills that buffer carries bulk traffic: it moves to a large buffer of
-//   its own (within a budget), written straight to the peer without a copy;
-// - where this Node does not allow either, 'data' events (the listener also delivers whatever the
-//   stream had queued before the switch).
+// - it starts on 'data' events (an idle connection holds no read buffer and pays for no switch);
+// - from its first chunk on, it reads into one buffer shared by all connections, and what it read
+//   is copied out for the write (a pending write must never hold the shared buffer): no
+//   allocation of Node's 64 KiB per read, no stream machinery, no 'data' event;
+// - a direction whose read fills a buffer carries bulk traffic: it moves to a large buffer of its
+//   own (within a budget), written straight to the peer without a copy;
+// - where this Node does not allow the switch, it stays on 'data' events.
 
 import type { Socket } from 'node:net';
 import { readIntoBuffer } from './readBuffer';
@@ -87,11 +87,20 @@ function pipe(session: Session, from: Socket, to: Socket, side: 'client' | 'targ
   // its request and FIN together has already ended by now, and its FIN must still reach the target.
   if (from.readableEnded) onEnd.call(f);
   else from.on('end', onEnd);
-  // Bytes the stream already queued come first, as 'data' (onData switches once they are out).
-  if (from.readableLength === 0) switchToShared(f);
 }
 
-function switchToShared(socket: RelaySocket): void {
+/**
+ * Moves a direction off 'data' events, at its first chunk (an idle connection never pays for it):
+ * into a buffer of its own when that chunk already filled Node's read buffer (bulk traffic) and
+ * the budget allows, else into the shared one.
+ */
+function switchReads(socket: RelaySocket, bulk: boolean): void {
+  if (bulk && buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) {
+    const own = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
+    socket[SWITCHED] = readIntoBuffer(socket, own, onRead as never, nextBuffer);
+    if (socket[SWITCHED]) takeBuffer(socket, own);
+    return;
+  }
   shared ??= Buffer.allocUnsafe(SHARED_SIZE);
   socket[SWITCHED] = readIntoBuffer(socket, shared, onRead as never, nextBuffer);
 }
@@ -101,8 +110,9 @@ function onData(this: RelaySocket, chunk: Buffer): void {
   // write() says false whenever the chunk is over the high-water mark, even when the kernel took
   // it all at once; pausing then would cost two epoll changes and a tick per chunk for nothing.
   // Pause only when bytes are really left waiting in user space ('drain' follows them).
+  // Bytes the stream queued before the switch come first, as 'data': switch once they are out.
   if (!forward(this, chunk)) this.pause();
-  else if (this[SWITCHED] === undefined && this.readableLength === 0) switchToShared(this);
+  else if (this[SWITCHED] === undefined && this.readableLength === 0) switchReads(this, chunk.length >= SHARED_SIZE);
 }
 
 /** Writes to the peer; false when bytes are left waiting in user space (stop reading until 'drain'). */
@@ -126,7 +136,10 @@ function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
     const chunk = Buffer.allocUnsafe(n);
     buf.copy(chunk, 0, 0, n);
     // A read that filled the buffer: bulk traffic. Read the rest into a buffer of its own.
-    if (n === buf.length && buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) ownBuffer(this);
+    if (n === buf.length && buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) {
+      next = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
+      takeBuffer(this, next);
+    }
     return forward(this, chunk);
   }
   const to = this[PEER];
@@ -139,8 +152,9 @@ function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
   return true;
 }
 
-function ownBuffer(socket: RelaySocket): void {
-  next = socket[BUF] = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
+/** `buf` is the direction's own read buffer from now on (counted against the budget until it closes). */
+function takeBuffer(socket: RelaySocket, buf: Buffer): void {
+  socket[BUF] = buf;
   buffersInUse++;
   switches++;
   socket.once('close', releaseBuffer);
