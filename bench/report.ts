@@ -142,7 +142,9 @@ export function render(input: Input): { markdown: string; svg: string } {
   md.push(
     `This project's SOCKS5 server (run through its CLI, \`dist/cli.js\`) side by side with Debian's ` +
       '[microsocks](https://packages.debian.org/bookworm/microsocks) and [Dante](https://packages.debian.org/bookworm/dante-server) ' +
-      '(`danted`), and with a direct connection (no proxy), all on loopback. Written by `bench/run.ts`; do not edit by hand.',
+      '(`danted`), and with a direct connection (no proxy), all on loopback. For connections and round trips, a bare Node relay ' +
+      '(`bench/bare-relay.mjs`: no-auth CONNECT and \'data\' events, nothing else) shows what Node itself costs. ' +
+      'Written by `bench/run.ts`; do not edit by hand.',
   );
   md.push('');
   md.push(`- Command: \`${env.command}\``);
@@ -228,7 +230,7 @@ export function render(input: Input): { markdown: string; svg: string } {
     check('1-stream download ≥ 0.40x direct', x(med(down1, 'ours'), med(down1, 'direct')), (v) => v >= 0.4, xs);
     check('8-stream download ≥ 1.25x Dante', x(med(down8, 'ours'), med(down8, 'dante')), (v) => v >= 1.25, xs);
     check('proxy CPU per connection ≤ 0.8x microsocks', x(med(cpu, 'ours'), med(cpu, 'microsocks')), (v) => v <= 0.8, xs);
-    const bestPeer = Math.max(...peers.map((p) => med(conn, p) ?? -Infinity));
+    const bestPeer = Math.max(...peers.filter((p) => p !== 'floor').map((p) => med(conn, p) ?? -Infinity));
     check('connections/s ≥ 1.1x the best peer', Number.isFinite(bestPeer) ? x(med(conn, 'ours'), bestPeer) : undefined, (v) => v >= 1.1, xs);
     check('64-byte round trips ≥ 0.55x direct', x(med(rtt, 'ours'), med(rtt, 'direct')), (v) => v >= 0.55, xs);
     check(`≤ 10 KiB RSS per idle connection (${input.idleCount.toLocaleString('en-US')} connections)`, med(rss, 'ours'), (v) => v <= 10, (v) => `${v.toFixed(1)} KiB`);
@@ -278,6 +280,7 @@ export function render(input: Input): { markdown: string; svg: string } {
     [
       '- The machine has 2 cores, shared by the load client, the targets and the proxy. A relay copies every byte twice through the kernel (read, then write), the direct connection once each way; what decides throughput is how many bytes each system call moves. This project reads a bulk direction into a 1 MiB buffer of its own and writes it on from there (no copy, no allocation per read), so one Node thread moves more per call than Dante (processes) or microsocks (threads) do with their smaller buffers. Memory for this is capped at 64 MiB (64 bulk directions at once); other connections read into one shared 64 KiB buffer.',
       '- This project runs the whole relay on one Node thread; Dante spreads connections over several processes and microsocks over threads, so with 8 streams they can use both cores. 1-stream and per-connection figures compare like with like.',
+      '- The bare Node relay is not a contender: it has no sessions, limits, timeouts, error replies, logging or live view. It marks the floor for a proxy built on Node\'s `net.Socket`: where this project\'s figure is close to it, what is left is Node\'s cost, not this project\'s.',
       '- Per connection, about half of the proxy\'s CPU is system calls that every proxy makes (accept, connect — on loopback the whole TCP handshake runs inside it —, the four small writes of greeting, reply and echo, shutdown, close: about 33 per connection, counted with `strace -c`); the other half is user space spread thinly over V8 and Node\'s `net.Socket` machinery (two sockets with their stream state and events per connection), not over this project\'s code. A 64-byte round trip is two reads and two writes in the proxy, the minimum; its time is mostly the kernel waking each process in turn. Profile with `bash bench/profile.sh conn` (or `down1`, `up1`, `rtt`, `udp32`).',
       '- Memory per idle connection includes the growth of the V8 heap while the connections were opened (the young generation grows to its maximum under the allocation burst), not just what each session keeps.',
       '- Other processes on the machine add noise; min–max shows how much. Rates vary more than CPU per connection and memory per connection.',
@@ -290,7 +293,7 @@ export function render(input: Input): { markdown: string; svg: string } {
     [
       '- **Targets** (one process): a TCP source that writes 1 MiB chunks until the peer closes, a TCP sink, a TCP echo (listening on 127.0.0.1–127.0.0.4, to spread connection 4-tuples) and a UDP echo.',
       '- **Throughput**: 1 or 8 tunnels (SOCKS5 greeting, CONNECT, then data); download counts bytes read by the client; upload counts bytes the client\'s `write()` calls handed to the kernel in the window, after a warm-up that fills every buffer on the way.',
-      '- **Connections/s**: 64 concurrent loops, each: connect, greeting, CONNECT (waiting for each reply), send 1 byte, wait for its echo, close. Proxy CPU per connection = the proxy\'s utime+stime (from `/proc/PID/stat`, children included) during the window ÷ connections completed in it.',
+      '- **Connections/s**: 64 concurrent loops, each: connect, greeting, CONNECT (waiting for each reply), send 1 byte, wait for its echo, close. Proxy CPU per connection = the proxy\'s utime+stime (from `/proc/PID/stat`, children included) during the window ÷ connections completed in it. Before the rounds, every proxy gets one unmeasured run of this load: Node compiles a code path to machine code only after many passes through it, and the compiler\'s threads count as the proxy\'s CPU while it does.',
       '- **Round trips**: one tunnel to the echo, 64 bytes out, wait for the 64 bytes back, repeat; p50/p99 from every round trip in the window.',
       `- **Idle connections**: a freshly started proxy; ${input.idleCount.toLocaleString('en-US')} tunnels opened (128 at a time), each confirmed by a 1-byte echo, then held idle; growth of the proxy's RSS (sum over its processes, as \`ps\` counts it) and PSS (shared pages split) ÷ connections. Every process runs with its fd limit raised to the hard limit (\`prlimit\`, at most 65,536); where that is below 20,100 (a container without CAP_SYS_RESOURCE), the count is what fits, since the proxy holds two sockets per connection.`,
       '- **UDP**: UDP ASSOCIATE, then 64-byte datagrams (plus the 10-byte SOCKS header) through the relay to the UDP echo; 1 in flight (round trips) or 32 in flight (packets/s); a window stalled for 20 ms is refilled (counted as an error).',

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { cpuSeconds, memory, type Memory, type Watch } from './proc';
-import { dante, direct, microsocks, NOFILE, ours, stopChild, withNofile, type Contender, type Running } from './servers';
+import { bareNode, dante, direct, microsocks, NOFILE, ours, stopChild, withNofile, type Contender, type Running } from './servers';
 import { render, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
 
 const ROOT = resolve(__dirname, '..');
@@ -33,7 +33,7 @@ function parseArgs(argv: string[]): Args {
     quick: false,
     rounds: 3,
     only: undefined,
-    servers: ['ours', 'microsocks', 'dante'],
+    servers: ['ours', 'floor', 'microsocks', 'dante'],
     out: join(ROOT, 'docs', 'benchmarks.md'),
     write: true,
     // The proxy holds two sockets per connection: 10,000 when the fd limit allows it.
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '-h' || k === '--help') {
       process.stdout.write(
         'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32]\n' +
-          '                 [--servers ours,microsocks,dante] [--idle-connections N] [--out FILE] [--no-write]\n' +
+          '                 [--servers ours,floor,microsocks,dante] [--idle-connections N] [--out FILE] [--no-write]\n' +
           '                 [--compare path/to/other/cli.js]...   (A/B: another build of the CLI, side by side)\n',
       );
       process.exit(0);
@@ -339,6 +339,11 @@ function extensionFigures(extensionBuilt: boolean, work: string): ExtensionFigur
   return fig;
 }
 
+/** The bare Node relay is a reference for what Node itself costs per connection and per round trip. */
+const FLOOR_METRICS = ['conn', 'rtt'];
+/** Metrics whose rounds are preceded by one unmeasured run per proxy (the connection path is the longest to warm up). */
+const WARM_UP_METRICS = ['conn'];
+
 // ------------------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
@@ -359,6 +364,7 @@ async function main(): Promise<void> {
   const all: Contender[] = [direct()];
   if (args.servers.includes('ours')) all.push(ours(built.cli, logDir));
   args.compare.forEach((cli, i) => all.push({ ...ours(cli, logDir), name: `cmp${i + 1}`, label: `compare ${i + 1} (${basename(dirname(cli))}/${basename(cli)})` }));
+  if (args.servers.includes('floor')) all.push(bareNode(join(ROOT, 'bench', 'bare-relay.mjs'), logDir));
   if (args.servers.includes('microsocks')) all.push(microsocks(logDir));
   if (args.servers.includes('dante')) all.push(dante(work, logDir));
   const contenders = all.filter((c) => {
@@ -385,8 +391,21 @@ async function main(): Promise<void> {
 
     for (const m of only) {
       runs[m.id] = {};
+      if (WARM_UP_METRICS.includes(m.id)) {
+        // One unmeasured run per proxy first: a JIT-compiled server (Node) reaches its steady state
+        // on a code path only after thousands of passes through it; C servers are unaffected.
+        for (const c of contenders) {
+          if (c.name === 'direct' || (c.name === 'floor' && !FLOOR_METRICS.includes(m.id))) continue;
+          const res = await runClient(built.load, jobFor(m.id, args, targets, running.get(c.name)!));
+          log(`${m.id} ${c.name} warm-up run (not counted): ${res.ok ? summary(m.id, res) : `failed ${res.error ?? ''}`}`);
+        }
+      }
       for (let round = 0; round < args.rounds; round++) {
         for (const c of contenders) {
+          if (c.name === 'floor' && !FLOOR_METRICS.includes(m.id)) {
+            (na[m.id] ??= {})[c.name] = 'not run';
+            continue;
+          }
           if ((m.id === 'udp1' || m.id === 'udp32') && !c.udp) {
             (na[m.id] ??= {})[c.name] = 'none';
             continue;

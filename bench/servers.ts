@@ -127,6 +127,14 @@ export function ours(cliPath: string, logDir: string): Contender {
   };
 }
 
+/**
+ * bench/bare-relay.mjs: the least a SOCKS5 relay on Node's net module does, run as a reference for
+ * the per-connection and round-trip figures only (see FLOOR_METRICS in run.ts).
+ */
+export function bareNode(script: string, logDir: string): Contender {
+  return { ...ours(script, logDir), name: 'floor', label: 'bare Node relay (reference)', udp: false };
+}
+
 export function microsocks(logDir: string): Contender {
   const c: Contender = {
     name: 'microsocks',

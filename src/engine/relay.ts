@@ -23,6 +23,7 @@ const SESSION = Symbol('relaySession');
 const SIDE = Symbol('relaySide');
 const BUF = Symbol('relayBuffer');
 const SWITCHED = Symbol('relaySwitched');
+const CHUNKS = Symbol('relaySeenChunk');
 
 type RelaySocket = Socket & {
   [PEER]: Socket;
@@ -32,6 +33,8 @@ type RelaySocket = Socket & {
   [BUF]?: Buffer;
   /** Reading into the shared buffer or its own (false: 'data' events). */
   [SWITCHED]?: boolean;
+  /** A first small chunk went by on 'data' events. */
+  [CHUNKS]?: boolean;
 };
 
 /** The read buffer every direction shares until it shows bulk traffic (Node's own read size). */
@@ -112,7 +115,13 @@ function onData(this: RelaySocket, chunk: Buffer): void {
   // Pause only when bytes are really left waiting in user space ('drain' follows them).
   // Bytes the stream queued before the switch come first, as 'data': switch once they are out.
   if (!forward(this, chunk)) this.pause();
-  else if (this[SWITCHED] === undefined && this.readableLength === 0) switchReads(this, chunk.length >= SHARED_SIZE);
+  else if (this[SWITCHED] === undefined && this.readableLength === 0) {
+    // A direction that has carried one chunk may never carry another (a request, an answer,
+    // then FIN): switch on the second chunk, or at once when the first one was bulk.
+    if (chunk.length >= SHARED_SIZE) switchReads(this, true);
+    else if (this[CHUNKS]) switchReads(this, false);
+    else this[CHUNKS] = true;
+  }
 }
 
 /** Writes to the peer; false when bytes are left waiting in user space (stop reading until 'drain'). */
