@@ -54,10 +54,14 @@ export const RELAY_BUFFER_BUDGET = 64 * 1024 * 1024;
 
 let buffersInUse = 0;
 let switches = 0;
+let sharedSwitches = 0;
 
-/** For tests and diagnostics: directions reading into their own buffer now, and moves to one ever made. */
-export function relayBufferStats(): { inUse: number; switches: number } {
-  return { inUse: buffersInUse, switches };
+/**
+ * For tests and diagnostics: directions reading into their own buffer now, moves to one ever made,
+ * and moves from 'data' events to the shared buffer ever made.
+ */
+export function relayBufferStats(): { inUse: number; switches: number; shared: number } {
+  return { inUse: buffersInUse, switches, shared: sharedSwitches };
 }
 
 /** Starts relaying. `session.pending` (bytes the client sent after its request) goes first. */
@@ -106,6 +110,7 @@ function switchReads(socket: RelaySocket, bulk: boolean): void {
   }
   shared ??= Buffer.allocUnsafe(SHARED_SIZE);
   socket[SWITCHED] = readIntoBuffer(socket, shared, onRead as never, nextBuffer);
+  if (socket[SWITCHED]) sharedSwitches++;
 }
 
 /** 'data' events: before the switch, and where this Node cannot switch. */

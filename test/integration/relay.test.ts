@@ -127,6 +127,47 @@ describe('relay: the bulk path', () => {
     }
   });
 
+  it('small exchanges: a direction moves to the shared buffer at its second chunk, not its first; every byte arrives in order', async () => {
+    const echo = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    const echoPort = await listen(echo);
+    try {
+      const before = relayBufferStats().shared;
+      const socket = await socksConnect(proxyPort, echoPort);
+      socket.setNoDelay(true);
+      const ask = async (msg: Buffer): Promise<Buffer> => {
+        const chunks: Buffer[] = [];
+        let got = 0;
+        const back = new Promise<Buffer>((resolve) => {
+          const on = (d: Buffer) => {
+            chunks.push(d);
+            got += d.length;
+            if (got >= msg.length) {
+              socket.removeListener('data', on);
+              resolve(Buffer.concat(chunks));
+            }
+          };
+          socket.on('data', on);
+        });
+        socket.write(msg);
+        return within(back, 'the echo');
+      };
+      const first = randomBytes(100);
+      assert.deepEqual(await ask(first), first);
+      assert.equal(relayBufferStats().shared - before, 0, 'one chunk each way: no switch yet');
+      for (let i = 0; i < 50; i++) {
+        const m = randomBytes(1 + ((i * 977) % 4000));
+        assert.deepEqual(await ask(m), m, `message ${i + 2}`);
+      }
+      assert.equal(relayBufferStats().shared - before, 2, 'both directions read into the shared buffer');
+      socket.end();
+    } finally {
+      await close(echo);
+    }
+  });
+
   it('half-close after bulk: the target’s FIN reaches the client, which can still send', async () => {
     const down = randomBytes(8 * MiB);
     const target = await sourceSink(down);
