@@ -168,6 +168,49 @@ describe('relay: the bulk path', () => {
     }
   });
 
+  for (const mode of ['bulk', 'small'] as const) {
+    it(`a target that resets after ${mode === 'bulk' ? '8 MiB (own buffer)' : 'many small chunks (shared buffer)'}: the client gets a reset, never a clean end`, async () => {
+      const before = relayBufferStats();
+      const target = createServer((s) => {
+        s.on('error', () => {});
+        if (mode === 'bulk') {
+          s.write(randomBytes(8 * MiB), () => setTimeout(() => s.resetAndDestroy(), 50));
+          return;
+        }
+        let n = 0;
+        const tick = setInterval(() => {
+          if (s.destroyed) return clearInterval(tick);
+          if (n++ < 20) s.write(randomBytes(100));
+          else {
+            clearInterval(tick);
+            s.resetAndDestroy();
+          }
+        }, 5);
+      });
+      const port = await listen(target);
+      try {
+        const socket = await socksConnect(proxyPort, port);
+        let got = 0;
+        let ended = false;
+        socket.on('data', (d: Buffer) => (got += d.length));
+        socket.on('end', () => (ended = true));
+        const err = await within(
+          new Promise<NodeJS.ErrnoException>((resolve) => socket.once('error', resolve)),
+          'the reset to reach the client',
+          20_000,
+        );
+        assert.equal(err.code, 'ECONNRESET');
+        assert.equal(ended, false, 'no FIN before the reset');
+        assert.ok(got > 0, 'data went through before the reset');
+        const after = relayBufferStats();
+        if (mode === 'bulk') assert.ok(after.switches > before.switches, 'the download read into its own buffer');
+        else assert.ok(after.shared > before.shared, 'the chunks went through the shared buffer');
+      } finally {
+        await close(target);
+      }
+    });
+  }
+
   it('half-close after bulk: the target’s FIN reaches the client, which can still send', async () => {
     const down = randomBytes(8 * MiB);
     const target = await sourceSink(down);
