@@ -42,6 +42,8 @@ const common = {
 
 const targets = [
   { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  // The engine on its own, loaded by the extension when the proxy first starts (src/vscode/engine.ts).
+  { ...common, entryPoints: ['src/engine/index.ts'], outfile: 'dist/engine.js' },
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 

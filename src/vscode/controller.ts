@@ -4,15 +4,9 @@
 // become the `error` state, a log line and a notification with a fix.
 import * as net from 'node:net';
 import * as vscode from 'vscode';
-import {
-  Socks5Server,
-  StartError,
-  type ClosedConnectionInfo,
-  type ConnectionInfo,
-  type Endpoint,
-  type ServerStats,
-} from '../engine';
+import type { ClosedConnectionInfo, ConnectionInfo, Endpoint, ServerStats, Socks5Server } from '../engine';
 import type { ProxyState } from './api';
+import { engine } from './engine';
 import { affectsSettings, readRawSettings, updateSetting } from './config';
 import { Disposable, toDisposable } from './dispose';
 import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
@@ -377,7 +371,7 @@ export class ProxyController extends Disposable {
     try {
       await fresh.start();
     } catch (err) {
-      const sharesPort = err instanceof StartError && err.code === 'EADDRINUSE' && next.port !== 0 && next.port === old.address?.port;
+      const sharesPort = err instanceof engine().StartError && err.code === 'EADDRINUSE' && next.port !== 0 && next.port === old.address?.port;
       if (!sharesPort) {
         // The old listener never stopped: it keeps running, which is the last good configuration.
         this.setState('running');
@@ -418,7 +412,7 @@ export class ProxyController extends Disposable {
   }
 
   private createServer(options: EngineOptions): Socks5Server {
-    return new Socks5Server({ ...options, logger: this.log });
+    return new (engine().Socks5Server)({ ...options, logger: this.log });
   }
 
   private attach(server: Socks5Server, options: EngineOptions): void {
@@ -459,7 +453,7 @@ export class ProxyController extends Disposable {
   }
 
   private fixesFor(err: unknown): Fix[] {
-    if (err instanceof StartError) {
+    if (err instanceof engine().StartError) {
       if (err.code === 'EADDRINUSE' || err.code === 'EACCES') return ['useAnotherPort', 'openSettings'];
       if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return ['openSettings'];
     }

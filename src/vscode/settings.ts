@@ -3,7 +3,8 @@
 // `allowUnauthenticatedRemote` rule, users without a password) and the live-apply plan, so all of
 // the decisions are unit-testable outside VS Code.
 import { isIP } from 'node:net';
-import { isLoopbackHost, isWildcardHost, type CommandSwitches, type LiveOptions, type ServerOptions, type Timeouts } from '../engine';
+import type { CommandSwitches, LiveOptions, ServerOptions, Timeouts } from '../engine';
+import { isLoopbackHost, isWildcardHost } from '../engine/loopback';
 
 export const SECTION = 'socks5';
 
