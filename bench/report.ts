@@ -304,6 +304,7 @@ export function render(input: Input): { markdown: string; svg: string } {
       '- Per connection, about half of the proxy\'s CPU is system calls that every proxy makes (accept, connect — on loopback the whole TCP handshake runs inside it —, the four small writes of greeting, reply and echo, shutdown, close: about 33 per connection, counted with `strace -c`); the other half is user space spread thinly over V8 and Node\'s `net.Socket` machinery (two sockets with their stream state and events per connection), not over this project\'s code. A 64-byte round trip is two reads and two writes in the proxy, the minimum; its time is mostly the kernel waking each process in turn. Profile with `bash bench/profile.sh conn` (or `down1`, `up1`, `rtt`, `udp32`).',
       '- Memory per idle connection includes the growth of the V8 heap while the connections were opened (the young generation grows to its maximum under the allocation burst), not just what each session keeps.',
       '- Other processes on the machine add noise; min–max shows how much. Rates vary more than CPU per connection and memory per connection.',
+      '- Connections: every connection leaves sockets in TIME_WAIT for a minute; after about 130,000 of them (the kernel\'s limit here) every connect and close costs more, for every proxy alike, so later connection rounds run slower than the first. The direct baseline (20,000 connections/s) is not run for this metric, since it alone would fill that table.',
     ].join('\n'),
   );
   md.push('');
