@@ -256,7 +256,7 @@ export function render(input: Input): { markdown: string; svg: string } {
   md.push(
     `- Activation: ${
       fig.activationMs !== undefined
-        ? `${fig.activationMs.toFixed(0)} ms (median of ${fig.activationSamples?.join(', ')} ms), as VS Code reports it in Developer: Show Running Extensions (loading the code + the synchronous part of \`activate()\`), in code-server ${'4.100.3'} (VS Code 1.100) on this machine, after start-up and after each Developer: Restart Extension Host. The extension activates on \`onStartupFinished\`: never during VS Code's start-up.`
+        ? `${fig.activationMs.toFixed(0)} ms (median of ${fig.activationSamples?.join(', ')} ms), as VS Code reports it in Developer: Show Running Extensions (loading the code + the synchronous part of \`activate()\`), in code-server ${'4.100.3'} (VS Code 1.100) on this machine, after start-up and after each Developer: Reload Window (a new extension host). The extension activates on \`onStartupFinished\`: never during VS Code's start-up.`
         : fig.activationNote
     }`,
   );
