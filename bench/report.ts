@@ -335,7 +335,7 @@ function esc(s: string): string {
 
 function chart(input: Input, rows: Row[], med: (row: Row, name: string) => number | undefined): string {
   const proxies = input.contenders.filter((c) => c.name !== 'direct');
-  const ratioRows = rows.filter((r) => !r.lowerIsBetter && !r.proxyOnly);
+  const ratioRows = rows.filter((r) => !r.lowerIsBetter && !r.proxyOnly && med(r, 'direct') !== undefined);
   const costRows = rows.filter((r) => r.proxyOnly && !r.label.startsWith('PSS'));
   const W = 860;
   const labelW = 270;
