@@ -11,7 +11,8 @@
 //   is copied out for the write (a pending write must never hold the shared buffer): no
 //   allocation of Node's 64 KiB per read, no stream machinery, no 'data' event;
 // - a direction whose read fills a buffer carries bulk traffic: it moves to a large buffer of its
-//   own (within a budget), written straight to the peer without a copy;
+//   own (within a budget), written straight to the peer without a copy, and gives it back after a
+//   run of small reads (the transfer is over) or when its connection closes;
 // - where this Node does not allow the switch, it stays on 'data' events.
 
 import type { Socket } from 'node:net';
@@ -24,6 +25,8 @@ const SIDE = Symbol('relaySide');
 const BUF = Symbol('relayBuffer');
 const SWITCHED = Symbol('relaySwitched');
 const CHUNKS = Symbol('relaySeenChunk');
+const SMALL = Symbol('relaySmallReads');
+const BUF_CLOSE = Symbol('relayBufferCloseListener');
 
 type RelaySocket = Socket & {
   [PEER]: Socket;
@@ -35,6 +38,10 @@ type RelaySocket = Socket & {
   [SWITCHED]?: boolean;
   /** A first small chunk went by on 'data' events. */
   [CHUNKS]?: boolean;
+  /** Reads in a row, into its own buffer, smaller than SMALL_READ. */
+  [SMALL]?: number;
+  /** The 'close' listener that gives the buffer back is in place. */
+  [BUF_CLOSE]?: boolean;
 };
 
 /** The read buffer every direction shares until it shows bulk traffic (Node's own read size). */
@@ -51,6 +58,10 @@ export const RELAY_BUFFER_SIZE = 1024 * 1024;
  * stay on the shared buffer. Buffer pages are only resident once a read has filled them.
  */
 export const RELAY_BUFFER_BUDGET = 64 * 1024 * 1024;
+
+/** After this many reads in a row smaller than SMALL_READ, a direction gives its own buffer back. */
+const SMALL_READS_TO_RELEASE = 8;
+const SMALL_READ = 16 * 1024;
 
 let buffersInUse = 0;
 let switches = 0;
@@ -156,6 +167,15 @@ function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
     }
     return forward(this, chunk);
   }
+  // Small reads again and again: the bulk transfer is over. Back to the shared buffer, and the
+  // buffer goes back to the budget (this one is never read into again, so it is written as is).
+  if (n < SMALL_READ) {
+    if (++this[SMALL]! >= SMALL_READS_TO_RELEASE) {
+      giveBackBuffer(this);
+      next = shared ??= Buffer.allocUnsafe(SHARED_SIZE);
+      return forward(this, buf.subarray(0, n));
+    }
+  } else this[SMALL] = 0;
   const to = this[PEER];
   const ok = to.write(buf.subarray(0, n));
   if (to.writableLength === 0) return true; // the kernel took it all: the buffer is free again
@@ -166,16 +186,29 @@ function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
   return true;
 }
 
-/** `buf` is the direction's own read buffer from now on (counted against the budget until it closes). */
+/**
+ * `buf` is the direction's own read buffer from now on, counted against the budget until it is
+ * given back (small reads, or the socket closes).
+ */
 function takeBuffer(socket: RelaySocket, buf: Buffer): void {
   socket[BUF] = buf;
+  socket[SMALL] = 0;
   buffersInUse++;
   switches++;
-  socket.once('close', releaseBuffer);
+  if (socket[BUF_CLOSE] === undefined) {
+    socket[BUF_CLOSE] = true;
+    socket.once('close', onBufferedClose);
+  }
 }
 
-function releaseBuffer(this: RelaySocket): void {
+function giveBackBuffer(socket: RelaySocket): void {
+  if (socket[BUF] === undefined) return;
+  socket[BUF] = undefined;
   buffersInUse--;
+}
+
+function onBufferedClose(this: RelaySocket): void {
+  giveBackBuffer(this);
 }
 
 /** This socket's buffered writes went out: let its peer read again. */

@@ -168,6 +168,57 @@ describe('relay: the bulk path', () => {
     }
   });
 
+  it('after a bulk download, small exchanges on the same connection give its buffer back', async () => {
+    const big = randomBytes(8 * MiB);
+    // "big" → 8 MiB; anything else is echoed.
+    const target = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.on('data', (d: Buffer) => s.write(d.toString() === 'big' ? big : d));
+      s.on('end', () => s.end());
+    });
+    const port = await listen(target);
+    try {
+      const before = relayBufferStats();
+      const socket = await socksConnect(proxyPort, port);
+      const receive = (n: number): Promise<Buffer> => {
+        const chunks: Buffer[] = [];
+        let got = 0;
+        return within(
+          new Promise<Buffer>((resolve) => {
+            const on = (d: Buffer) => {
+              chunks.push(d);
+              got += d.length;
+              if (got >= n) {
+                socket.removeListener('data', on);
+                resolve(Buffer.concat(chunks));
+              }
+            };
+            socket.on('data', on);
+          }),
+          `${n} bytes`,
+          20_000,
+        );
+      };
+      const download = receive(big.length);
+      socket.write('big');
+      assert.equal(sha(await download), sha(big));
+      assert.equal(relayBufferStats().inUse, before.inUse + 1, 'the download read into a buffer of its own');
+      for (let i = 0; i < 12; i++) {
+        const m = randomBytes(200 + i);
+        const back = receive(m.length);
+        socket.write(m);
+        assert.deepEqual(await back, m, `exchange ${i + 1}`);
+      }
+      assert.equal(relayBufferStats().inUse, before.inUse, 'given back while the connection is still open');
+      const again = receive(big.length);
+      socket.write('big');
+      assert.equal(sha(await again), sha(big), 'a second download after the give-back is byte-exact');
+      socket.end();
+    } finally {
+      await close(target);
+    }
+  });
+
   for (const mode of ['bulk', 'small'] as const) {
     it(`a target that resets after ${mode === 'bulk' ? '8 MiB (own buffer)' : 'many small chunks (shared buffer)'}: the client gets a reset, never a clean end`, async () => {
       const before = relayBufferStats();
