@@ -773,13 +773,14 @@ export async function addListItemInUI(
     return Array.isArray(v) && v.includes(value);
   };
   for (let attempt = 1; attempt <= 3; attempt++) {
-    await item.waitFor({ state: 'visible', timeout: 15_000 });
-    await item.locator('.setting-list-addButton').click({ timeout: 10_000 });
-    // The new row's input takes the focus; type into whatever has it (the row may re-render).
-    await item.locator('.setting-list-edit-row input').first().waitFor({ state: 'visible', timeout: 5_000 });
-    await page.keyboard.type(value);
-    await page.keyboard.press('Enter');
     try {
+      await item.waitFor({ state: 'visible', timeout: 15_000 });
+      await item.locator('.setting-list-addButton').click({ timeout: 10_000 });
+      // The new row's input takes the focus; type into whatever has it (the row may re-render).
+      // A click that lands while the editor re-renders opens no row: that attempt is retried too.
+      await item.locator('.setting-list-edit-row input').first().waitFor({ state: 'visible', timeout: 5_000 });
+      await page.keyboard.type(value);
+      await page.keyboard.press('Enter');
       await waitFor(`${settingId} to contain "${value}" in ${settingsFile(dirs, target)}`, written, { timeoutMs: 5_000 });
       return;
     } catch (e) {
