@@ -7,7 +7,7 @@
 //
 // How a direction reads (see ./readBuffer):
 // - it starts on 'data' events (an idle connection holds no read buffer and pays for no switch);
-// - from its first chunk on, it reads into one buffer shared by all connections, and what it read
+// - from its second chunk on, it reads into one buffer shared by all connections, and what it read
 //   is copied out for the write (a pending write must never hold the shared buffer): no
 //   allocation of Node's 64 KiB per read, no stream machinery, no 'data' event;
 // - a direction whose read fills a buffer carries bulk traffic: it moves to a large buffer of its
@@ -47,6 +47,7 @@ type RelaySocket = Socket & {
 /** The read buffer every direction shares until it shows bulk traffic (Node's own read size). */
 const SHARED_SIZE = 64 * 1024;
 let shared: Buffer | undefined;
+const sharedBuffer = (): Buffer => (shared ??= Buffer.allocUnsafe(SHARED_SIZE));
 /**
  * The size of a bulk direction's own read buffer. Large reads are what make a relay fast (half as
  * many syscalls and wake-ups per byte at every doubling, measured up to 2 MiB); 1 MiB is where
@@ -64,6 +65,8 @@ const SMALL_READS_TO_RELEASE = 8;
 const SMALL_READ = 16 * 1024;
 
 let buffersInUse = 0;
+/** Room in the budget for one more direction's own buffer. */
+const budgetLeft = (): boolean => buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE;
 let switches = 0;
 let sharedSwitches = 0;
 
@@ -108,19 +111,18 @@ function pipe(session: Session, from: Socket, to: Socket, side: 'client' | 'targ
 }
 
 /**
- * Moves a direction off 'data' events, at its first chunk (an idle connection never pays for it):
- * into a buffer of its own when that chunk already filled Node's read buffer (bulk traffic) and
- * the budget allows, else into the shared one.
+ * Moves a direction off 'data' events (see onData for when): into a buffer of its own when its
+ * chunk already filled Node's read buffer (bulk traffic) and the budget allows, else into the
+ * shared one.
  */
 function switchReads(socket: RelaySocket, bulk: boolean): void {
-  if (bulk && buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) {
+  if (bulk && budgetLeft()) {
     const own = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
     socket[SWITCHED] = readIntoBuffer(socket, own, onRead as never, nextBuffer);
     if (socket[SWITCHED]) takeBuffer(socket, own);
     return;
   }
-  shared ??= Buffer.allocUnsafe(SHARED_SIZE);
-  socket[SWITCHED] = readIntoBuffer(socket, shared, onRead as never, nextBuffer);
+  socket[SWITCHED] = readIntoBuffer(socket, sharedBuffer(), onRead as never, nextBuffer);
   if (socket[SWITCHED]) sharedSwitches++;
 }
 
@@ -161,7 +163,7 @@ function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
     const chunk = Buffer.allocUnsafe(n);
     buf.copy(chunk, 0, 0, n);
     // A read that filled the buffer: bulk traffic. Read the rest into a buffer of its own.
-    if (n === buf.length && buffersInUse < RELAY_BUFFER_BUDGET / RELAY_BUFFER_SIZE) {
+    if (n === buf.length && budgetLeft()) {
       next = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
       takeBuffer(this, next);
     }
@@ -172,7 +174,7 @@ function onRead(this: RelaySocket, n: number, buf: Buffer): boolean {
   if (n < SMALL_READ) {
     if (++this[SMALL]! >= SMALL_READS_TO_RELEASE) {
       giveBackBuffer(this);
-      next = shared ??= Buffer.allocUnsafe(SHARED_SIZE);
+      next = sharedBuffer();
       return forward(this, buf.subarray(0, n));
     }
   } else this[SMALL] = 0;
