@@ -12,7 +12,7 @@ interface SocksClientEstablishedEvent {
 }
 import { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, Socks5Server } from '../../src/engine';
 import { parseReply, type Reply } from '../../src/engine/wire';
-import { RawClient, connectErrorCode, eventually, startProxy, within, WAIT_MS } from '../support/net';
+import { RawClient, connectErrorCode, eventually, readN, startProxy, within, WAIT_MS } from '../support/net';
 
 /** Races `p` against a bounded wait. */
 
@@ -54,26 +54,6 @@ async function refusedPeer(port: number, localAddress: string): Promise<Buffer> 
   s.on('error', () => {}); // ECONNRESET: expected (events.once would reject on it, so wait by hand)
   await within(new Promise((r) => s.once('close', r)), 'the refused peer to be closed');
   return Buffer.concat(got);
-}
-
-async function readN(s: Socket, n: number): Promise<Buffer> {
-  const got: Buffer[] = [];
-  let len = 0;
-  return within(
-    new Promise<Buffer>((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        got.push(d);
-        len += d.length;
-        if (len >= n) {
-          s.removeListener('data', onData);
-          resolve(Buffer.concat(got));
-        }
-      };
-      s.on('data', onData);
-      s.once('close', () => reject(new Error(`closed after ${len} of ${n} bytes`)));
-    }),
-    `${n} bytes`,
-  );
 }
 
 describe('BIND with the socks client', () => {

@@ -13,7 +13,7 @@ import { SocksClient } from 'socks';
 import type { Socks5Server } from '../../src/engine';
 import { canReadIntoBuffer } from '../../src/engine/readBuffer';
 import { RELAY_BUFFER_BUDGET, RELAY_BUFFER_SIZE, relayBufferStats } from '../../src/engine/relay';
-import { close, eventually, listen, run, startProxy, within } from '../support/net';
+import { close, eventually, listen, readN, run, startProxy, within } from '../support/net';
 
 const ROOT = join(__dirname, '..', '..');
 const MiB = 1024 * 1024;
@@ -138,21 +138,9 @@ describe('relay: the bulk path', () => {
       const socket = await socksConnect(proxyPort, echoPort);
       socket.setNoDelay(true);
       const ask = async (msg: Buffer): Promise<Buffer> => {
-        const chunks: Buffer[] = [];
-        let got = 0;
-        const back = new Promise<Buffer>((resolve) => {
-          const on = (d: Buffer) => {
-            chunks.push(d);
-            got += d.length;
-            if (got >= msg.length) {
-              socket.removeListener('data', on);
-              resolve(Buffer.concat(chunks));
-            }
-          };
-          socket.on('data', on);
-        });
+        const back = readN(socket, msg.length);
         socket.write(msg);
-        return within(back, 'the echo');
+        return back;
       };
       const first = randomBytes(100);
       assert.deepEqual(await ask(first), first);
@@ -180,25 +168,7 @@ describe('relay: the bulk path', () => {
     try {
       const before = relayBufferStats();
       const socket = await socksConnect(proxyPort, port);
-      const receive = (n: number): Promise<Buffer> => {
-        const chunks: Buffer[] = [];
-        let got = 0;
-        return within(
-          new Promise<Buffer>((resolve) => {
-            const on = (d: Buffer) => {
-              chunks.push(d);
-              got += d.length;
-              if (got >= n) {
-                socket.removeListener('data', on);
-                resolve(Buffer.concat(chunks));
-              }
-            };
-            socket.on('data', on);
-          }),
-          `${n} bytes`,
-          20_000,
-        );
-      };
+      const receive = (n: number): Promise<Buffer> => readN(socket, n, 20_000);
       const download = receive(big.length);
       socket.write('big');
       assert.equal(sha(await download), sha(big));

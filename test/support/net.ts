@@ -92,6 +92,31 @@ export async function closedPort(): Promise<number> {
   return 1;
 }
 
+/**
+ * The next `n` bytes (at least) from a flowing socket, left flowing; fails if it closes first or
+ * after `ms`.
+ */
+export function readN(s: Socket, n: number, ms = WAIT_MS): Promise<Buffer> {
+  const got: Buffer[] = [];
+  let len = 0;
+  return within(
+    new Promise<Buffer>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        got.push(d);
+        len += d.length;
+        if (len >= n) {
+          s.removeListener('data', onData);
+          resolve(Buffer.concat(got));
+        }
+      };
+      s.on('data', onData);
+      s.once('close', () => reject(new Error(`closed after ${len} of ${n} bytes`)));
+    }),
+    `${n} bytes`,
+    ms,
+  );
+}
+
 /** A raw TCP client that collects everything it receives. */
 export class RawClient {
   readonly socket: Socket;
