@@ -9,7 +9,7 @@
 // Screenshots for the README go to media/screenshots/ (SOCKS5_E2E_SCREENSHOTS overrides);
 // on a failure, a screenshot and the extension's log go to test-results/e2e/.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -30,7 +30,6 @@ import {
   readSettings,
   REPO_ROOT,
   runCommand,
-  screenshot,
   SEL,
   setSettingInUI,
   startProcess,
@@ -41,16 +40,10 @@ import {
   withTimeout,
   type Proc,
 } from './harness';
+import { connectionRow, EXTENSION_ID, scenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
 import { curlViaProxy, holdPort, pysocksGet, startHttpServer, startUdpEcho, type TestHttpServer, type UdpEcho } from './fixtures';
 
-const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string };
-const EXTENSION_ID = `${PKG.publisher}.${PKG.name}`;
-/** The status bar item's DOM id: `<extension id>.<item id>` (createStatusBarItem('socks5.status')). */
-const STATUS_ITEM = `[id="${EXTENSION_ID}.socks5.status"]`;
-/** The view container contributed as `socks5` in the activity bar. */
-const VIEW_CONTAINER = '[id="workbench.view.extension.socks5"]';
 const SCREENSHOTS = process.env.SOCKS5_E2E_SCREENSHOTS ?? path.join(REPO_ROOT, 'media', 'screenshots');
-const FAILURES = path.join(REPO_ROOT, 'test-results', 'e2e');
 
 const USER = 'alice';
 /**
@@ -63,10 +56,6 @@ const PASSWORD = 'correct horse battery staple';
 
 // ------------------------------------------------------------------------------------------
 // What the extension shows, read the way a user reads it.
-
-function statusItem(page: Page): Locator {
-  return page.locator(STATUS_ITEM);
-}
 
 /** The status item's text (codicons are icons, not text: `SOCKS5 :1080 · 0`). */
 async function statusItemText(page: Page): Promise<string> {
@@ -88,36 +77,12 @@ async function waitForRunningOn(page: Page, port: number, timeoutMs = 20_000): P
   });
 }
 
-/** Waits until the status item's accessible label matches (`stopped`, `failed to start`, …). */
-async function waitForStatusLabel(page: Page, re: RegExp, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`the status bar item's label to match ${re}`, async () => re.test((await statusItem(page).getAttribute('aria-label')) ?? ''), {
-    timeoutMs,
-  }).catch(async (e: Error) => {
-    throw new Error(`${e.message}; it is ${JSON.stringify(await statusItem(page).getAttribute('aria-label').catch(() => null))}`);
-  });
-}
-
-async function waitForPort(port: number, listening: boolean, timeoutMs = 10_000): Promise<void> {
-  await waitFor(`127.0.0.1:${port} to be ${listening ? 'listening' : 'closed'}`, async () => (await isListening(port)) === listening, {
-    timeoutMs,
-    intervalMs: 250,
-  });
-}
-
 /** Opens the Connections view (SOCKS5: Show Connections) and returns its container. */
 async function showConnections(page: Page): Promise<Locator> {
   await runCommand(page, 'SOCKS5: Show Connections');
   const container = page.locator(VIEW_CONTAINER);
   await container.waitFor({ state: 'visible', timeout: 10_000 });
   return container;
-}
-
-/** The Connections view's row whose label is `label` (e.g. `localhost:8080`). */
-function connectionRow(page: Page, label: string): Locator {
-  return page
-    .locator(`${VIEW_CONTAINER} .monaco-list-row`)
-    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`) }) })
-    .first();
 }
 
 /** Bytes shown in a row description `… ↑ 83 B ↓ 240 KiB · 3s`, as numbers. */
@@ -173,28 +138,6 @@ async function sidebarShot(page: Page, name: string, height: number): Promise<vo
     path: path.join(SCREENSHOTS, `${name}.png`),
     clip: { x: box.x, y: box.y, width: box.width, height: Math.min(height, box.height) },
   });
-}
-
-
-/** Runs a scenario; on failure keeps a screenshot and the extension's log for the report. */
-async function scenario(vs: VSCode, name: string, fn: () => Promise<void>): Promise<void> {
-  const t0 = Date.now();
-  try {
-    await fn();
-    log(`scenario "${name}" passed in ${Date.now() - t0} ms`);
-  } catch (err) {
-    const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
-    try {
-      mkdirSync(FAILURES, { recursive: true });
-      await screenshot(vs.page, FAILURES, `${slug}`);
-      writeFileSync(path.join(FAILURES, `${slug}.log`), vs.cs.extensionHostLogs(60_000));
-      log(`scenario "${name}" failed after ${Date.now() - t0} ms; screenshot and logs in ${FAILURES}`);
-      log(`status bar: ${JSON.stringify(await statusTexts(vs.page))}`);
-    } catch (e) {
-      log(`could not save failure evidence: ${(e as Error).message}`);
-    }
-    throw err;
-  }
 }
 
 // ------------------------------------------------------------------------------------------

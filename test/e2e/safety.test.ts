@@ -39,9 +39,7 @@ import {
   removeDirs,
   REPO_ROOT,
   runCommand,
-  screenshot,
   startProcess,
-  statusTexts,
   VSCode,
   waitFor,
   waitForNotification,
@@ -49,14 +47,12 @@ import {
   writeUserSettings,
   type Proc,
 } from './harness';
+import { connectionRow, EXTENSION_ID, scenario as runScenario, statusItem, statusLabel, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
 import { curlViaProxy, holdPort, startHttpServer, type TestHttpServer } from './fixtures';
 
-const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string };
-const EXTENSION_ID = `${PKG.publisher}.${PKG.name}`;
-const STATUS_ITEM = `[id="${EXTENSION_ID}.socks5.status"]`;
-const VIEW_CONTAINER = '[id="workbench.view.extension.socks5"]';
 const HOVER = '.monaco-hover, .workbench-hover';
-const FAILURES = path.join(REPO_ROOT, 'test-results', 'e2e');
+/** Failure evidence of these scenarios is named safety-<scenario>. */
+const scenario = (vs: VSCode, name: string, fn: () => Promise<void>): Promise<void> => runScenario(vs, name, fn, 'safety-');
 
 const USER = 'alice';
 // Random per run, so that a hit can only come from this run's input.
@@ -66,27 +62,6 @@ const WRONG_PASSWORD = `wrong-${TAG}-Guess`;
 
 // ------------------------------------------------------------------------------------------
 // What the extension shows.
-
-const statusItem = (page: Page): Locator => page.locator(STATUS_ITEM);
-
-async function statusLabel(page: Page): Promise<string> {
-  return (await statusItem(page).getAttribute('aria-label', { timeout: 5_000 })) ?? '';
-}
-
-async function waitForStatusLabel(page: Page, re: RegExp, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`the status bar item's label to match ${re}`, async () => re.test(await statusLabel(page)), { timeoutMs }).catch(
-    async (e: Error) => {
-      throw new Error(`${e.message}; it is ${JSON.stringify(await statusLabel(page).catch(() => null))}`);
-    },
-  );
-}
-
-async function waitForPort(port: number, listening: boolean, timeoutMs = 10_000): Promise<void> {
-  await waitFor(`127.0.0.1:${port} to be ${listening ? 'listening' : 'closed'}`, async () => (await isListening(port)) === listening, {
-    timeoutMs,
-    intervalMs: 250,
-  });
-}
 
 /** Hovers `target` and returns the text of the hover that appears and matches `expect`. */
 async function hoverText(page: Page, target: Locator, expect: string | RegExp): Promise<string> {
@@ -103,13 +78,6 @@ async function hoverText(page: Page, target: Locator, expect: string | RegExp): 
   }
   const shown = await page.locator(HOVER).allInnerTexts().catch(() => []);
   throw new Error(`no hover matching ${String(expect)}; shown: ${JSON.stringify(shown)}`);
-}
-
-function connectionRow(page: Page, label: string): Locator {
-  return page
-    .locator(`${VIEW_CONTAINER} .monaco-list-row`)
-    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`) }) })
-    .first();
 }
 
 /** Everything the workbench page holds right now: markup (attributes: titles, aria labels) and text. */
@@ -320,26 +288,6 @@ function ownNonLoopbackAddresses(): string[] {
 }
 
 // ------------------------------------------------------------------------------------------
-
-async function scenario(vs: VSCode, name: string, fn: () => Promise<void>): Promise<void> {
-  const t0 = Date.now();
-  try {
-    await fn();
-    log(`scenario "${name}" passed in ${Date.now() - t0} ms`);
-  } catch (err) {
-    const slug = `safety-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}`;
-    try {
-      mkdirSync(FAILURES, { recursive: true });
-      await screenshot(vs.page, FAILURES, slug);
-      writeFileSync(path.join(FAILURES, `${slug}.log`), vs.cs.extensionHostLogs(60_000));
-      log(`scenario "${name}" failed after ${Date.now() - t0} ms; screenshot and logs in ${FAILURES}`);
-      log(`status bar: ${JSON.stringify(await statusTexts(vs.page))}`);
-    } catch (e) {
-      log(`could not save failure evidence: ${(e as Error).message}`);
-    }
-    throw err;
-  }
-}
 
 describe(`SOCKS5 proxy extension safety in VS Code (code-server) — ${EXTENSION_ID}`, { timeout: 300_000 }, () => {
   let vs: VSCode;

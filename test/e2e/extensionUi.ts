@@ -1,0 +1,66 @@
+// What the end-to-end scenarios share about this extension's UI in the workbench: its ids and
+// selectors, the status item and its label, connection rows, port checks, and the scenario
+// wrapper that keeps a screenshot and the extension host's log when a scenario fails.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { isListening, log, REPO_ROOT, screenshot, statusTexts, waitFor, type VSCode } from './harness';
+
+const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string };
+export const EXTENSION_ID = `${PKG.publisher}.${PKG.name}`;
+/** The status bar item's DOM id: `<extension id>.<item id>` (createStatusBarItem('socks5.status')). */
+export const STATUS_ITEM = `[id="${EXTENSION_ID}.socks5.status"]`;
+/** The view container contributed as `socks5` in the activity bar. */
+export const VIEW_CONTAINER = '[id="workbench.view.extension.socks5"]';
+/** Where a failed scenario leaves its screenshot and log. */
+export const FAILURES = path.join(REPO_ROOT, 'test-results', 'e2e');
+
+export const statusItem = (page: Page): Locator => page.locator(STATUS_ITEM);
+
+export async function statusLabel(page: Page): Promise<string> {
+  return (await statusItem(page).getAttribute('aria-label', { timeout: 5_000 })) ?? '';
+}
+
+export async function waitForStatusLabel(page: Page, re: RegExp, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`the status bar item's label to match ${re}`, async () => re.test(await statusLabel(page)), { timeoutMs }).catch(
+    async (e: Error) => {
+      throw new Error(`${e.message}; it is ${JSON.stringify(await statusLabel(page).catch(() => null))}`);
+    },
+  );
+}
+
+/** The Connections view row whose label is exactly `label`. */
+export function connectionRow(page: Page, label: string): Locator {
+  return page
+    .locator(`${VIEW_CONTAINER} .monaco-list-row`)
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`) }) })
+    .first();
+}
+
+export async function waitForPort(port: number, listening: boolean, timeoutMs = 10_000): Promise<void> {
+  await waitFor(`127.0.0.1:${port} to be ${listening ? 'listening' : 'closed'}`, async () => (await isListening(port)) === listening, {
+    timeoutMs,
+    intervalMs: 250,
+  });
+}
+
+/** Runs a scenario; on failure keeps a screenshot and the extension's log (named `<prefix><name>`) for the report. */
+export async function scenario(vs: VSCode, name: string, fn: () => Promise<void>, prefix = ''): Promise<void> {
+  const t0 = Date.now();
+  try {
+    await fn();
+    log(`scenario "${name}" passed in ${Date.now() - t0} ms`);
+  } catch (err) {
+    const slug = `${prefix}${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}`;
+    try {
+      mkdirSync(FAILURES, { recursive: true });
+      await screenshot(vs.page, FAILURES, slug);
+      writeFileSync(path.join(FAILURES, `${slug}.log`), vs.cs.extensionHostLogs(60_000));
+      log(`scenario "${name}" failed after ${Date.now() - t0} ms; screenshot and logs in ${FAILURES}`);
+      log(`status bar: ${JSON.stringify(await statusTexts(vs.page))}`);
+    } catch (e) {
+      log(`could not save failure evidence: ${(e as Error).message}`);
+    }
+    throw err;
+  }
+}
