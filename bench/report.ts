@@ -108,7 +108,7 @@ interface Stat {
   n: number;
 }
 
-function stat(values: number[]): Stat | undefined {
+export function stat(values: number[]): Stat | undefined {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return undefined;
   const mid = v.length >> 1;

@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { measureActivation } from './activation';
 import { cpuSeconds, memory, type Memory, type Watch } from './proc';
 import { bareNode, dante, direct, microsocks, NOFILE, ours, stopChild, withNofile, type Contender, type Running } from './servers';
-import { render, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
+import { render, stat, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -463,9 +463,8 @@ async function main(): Promise<void> {
       const a = await measureActivation(fig.vsix, 3);
       if (a.samples.length > 0) {
         fig.activationSamples = a.samples;
-        const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-        fig.activationMs = median(a.samples);
-        fig.activationOthers = Object.fromEntries(Object.entries(a.others).map(([n, xs]) => [n, median(xs)]));
+        fig.activationMs = stat(a.samples)!.median;
+        fig.activationOthers = Object.fromEntries(Object.entries(a.others).map(([n, xs]) => [n, stat(xs)!.median]));
         log(`activation: ${a.samples.join(', ')} ms`);
       } else fig.activationNote = a.note;
     } catch (e) {
