@@ -60,7 +60,9 @@ fi
 
 # ---------------------------------------------------------------- code-server
 # (capture first: `cmd | grep -q` under pipefail fails when grep closes the pipe early)
-cs_version() { local out; out=$("$CS_BIN" --version 2>/dev/null) || return 1; printf '%s\n' "${out%%$'\n'*}"; }
+# The version line is the one that starts with a digit: on its very first run code-server also
+# prints "Wrote default config file …" (a fresh machine has no ~/.config/code-server yet).
+cs_version() { local out; out=$("$CS_BIN" --version 2>/dev/null) || return 1; printf '%s\n' "$out" | grep -m1 -E '^[0-9]+\.' ; }
 cs_ok() { [ -f "$MARKER" ] && [[ "$(cs_version)" == "$CS_VERSION "* ]]; }
 
 if cs_ok; then
