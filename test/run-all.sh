@@ -7,6 +7,9 @@
 # Suites, each with node's test runner: unit, integration (real sockets, curl, the socks client,
 # PySocks), hardening (fuzz, load, faults), e2e (real VS Code: code-server + headless Chromium).
 # Ends with one line "N passed, N failed" summed over all suites; exits non-zero if any failed.
+# A suite also counts as failed when its log shows a process warning (MaxListenersExceeded,
+# unhandled rejection, deprecation, ...) other than the known notices in WARNING_ALLOW below, and
+# the run fails when it leaves the git work tree different from how it found it (git status).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 START=$SECONDS
@@ -19,6 +22,9 @@ if [ "${1:-}" != "--no-setup" ]; then
   npm ci --no-fund --no-audit </dev/null || { echo "npm ci failed"; exit 1; }
 fi
 
+# The work tree as found (CI: a clean clone); compared at the end.
+TREE_BEFORE=$(git status --porcelain 2>/dev/null || true)
+
 step "build: tsc --noEmit, esbuild"
 npm run --silent build </dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -27,6 +33,13 @@ FAILED=0
 BROKEN=()
 LOG_DIR=$(mktemp -d)
 trap 'rm -rf "$LOG_DIR"' EXIT
+
+# Process warnings as node prints them: "(node:PID) [CODE] SomethingWarning: text".
+WARNING_RE='^[[:space:]]*\(node:[0-9]+\) (\[[A-Z0-9_]+\] )?[A-Za-z]*Warning: '
+# Known, named notices that are not defects (one regex each). Keep this list short.
+WARNING_ALLOW=(
+  'ExperimentalWarning: The MockTimers API is an experimental feature'
+)
 
 # suite NAME COMMAND...: runs one suite, adds its counts from node's test runner summary.
 suite() {
@@ -43,6 +56,13 @@ suite() {
     BROKEN+=("$name (exit $rc, $p passed, $f failed)")
     [ "$f" -gt 0 ] || FAILED=$((FAILED + 1))
   fi
+  local warnings
+  warnings=$(grep -aE "$WARNING_RE" "$log" | grep -avE "$(IFS='|'; echo "${WARNING_ALLOW[*]}")")
+  if [ -n "$warnings" ]; then
+    printf 'suite %s printed process warnings:\n%s\n' "$name" "$warnings"
+    BROKEN+=("$name (process warnings: $(printf '%s\n' "$warnings" | wc -l))")
+    FAILED=$((FAILED + 1))
+  fi
 }
 
 NODE_TEST=(node --import tsx --test --test-reporter=spec)
@@ -52,6 +72,12 @@ if [ -f test/hardening/run.sh ]; then suite hardening bash test/hardening/run.sh
 if [ "${SKIP_E2E:-}" != "1" ]; then suite e2e bash test/e2e/run.sh; fi
 
 step "done"
+TREE_AFTER=$(git status --porcelain 2>/dev/null || true)
+if [ "$TREE_AFTER" != "$TREE_BEFORE" ]; then
+  echo "the suite changed the work tree (git status --porcelain, before → after):"
+  diff <(printf '%s\n' "$TREE_BEFORE") <(printf '%s\n' "$TREE_AFTER")
+  BROKEN+=("work tree left dirty")
+fi
 for b in "${BROKEN[@]}"; do echo "suite failed: $b"; done
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && [ ${#BROKEN[@]} -eq 0 ]

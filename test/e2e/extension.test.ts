@@ -6,8 +6,8 @@
 // (starting one costs ~10-30 s): each scenario states what it needs and leaves the proxy in a
 // state the next one expects.
 //
-// Screenshots for the README go to media/screenshots/ (SOCKS5_E2E_SCREENSHOTS overrides);
-// on a failure, a screenshot and the extension's log go to test-results/e2e/.
+// Screenshots for the README go to harness.ts's SCREENSHOTS (a temp folder; media/screenshots/
+// with UPDATE_SCREENSHOTS=1); on a failure, a screenshot and the extension's log go to test-results/e2e/.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import * as net from 'node:net';
@@ -28,8 +28,8 @@ import {
   pickQuickItem,
   proxyClientArgs,
   readSettings,
-  REPO_ROOT,
   runCommand,
+  SCREENSHOTS,
   SEL,
   setSettingInUI,
   startProcess,
@@ -43,7 +43,6 @@ import {
 import { connectionRow, EXTENSION_ID, scenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
 import { curlViaProxy, holdPort, pysocksGet, startHttpServer, startUdpEcho, type TestHttpServer, type UdpEcho } from './fixtures';
 
-const SCREENSHOTS = process.env.SOCKS5_E2E_SCREENSHOTS ?? path.join(REPO_ROOT, 'media', 'screenshots');
 
 const USER = 'alice';
 /**

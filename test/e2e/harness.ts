@@ -22,6 +22,13 @@ export const CODE_SERVER_BIN =
   process.env.SOCKS5_E2E_CODE_SERVER ??
   path.join(CACHE_DIR, `code-server-${CODE_SERVER_VERSION}`, 'node_modules', '.bin', 'code-server');
 export const CHROMIUM_BIN = process.env.SOCKS5_E2E_CHROMIUM ?? '/usr/bin/chromium';
+/**
+ * Where the README's screenshots go: media/screenshots/ only with UPDATE_SCREENSHOTS=1 (a
+ * deliberate update, committed by hand), otherwise a temp folder, so that a test run leaves the
+ * work tree clean.
+ */
+export const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1' ? path.join(REPO_ROOT, 'media', 'screenshots') : path.join(os.tmpdir(), 'socks5-proxy-e2e-screenshots');
 
 /** Flags that let Debian's Chromium run headless as root without reaching for the internet. */
 export const CHROMIUM_ARGS = [

@@ -94,27 +94,30 @@ export async function closedPort(): Promise<number> {
 
 /**
  * The next `n` bytes (at least) from a flowing socket, left flowing; fails if it closes first or
- * after `ms`.
+ * after `ms`. Removes its listeners however it ends (a socket read many times gains none).
  */
 export function readN(s: Socket, n: number, ms = WAIT_MS): Promise<Buffer> {
   const got: Buffer[] = [];
   let len = 0;
+  let onData: (d: Buffer) => void = () => {};
+  let onClose: () => void = () => {};
   return within(
     new Promise<Buffer>((resolve, reject) => {
-      const onData = (d: Buffer) => {
+      onData = (d: Buffer) => {
         got.push(d);
         len += d.length;
-        if (len >= n) {
-          s.removeListener('data', onData);
-          resolve(Buffer.concat(got));
-        }
+        if (len >= n) resolve(Buffer.concat(got));
       };
+      onClose = () => reject(new Error(`closed after ${len} of ${n} bytes`));
       s.on('data', onData);
-      s.once('close', () => reject(new Error(`closed after ${len} of ${n} bytes`)));
+      s.once('close', onClose);
     }),
     `${n} bytes`,
     ms,
-  );
+  ).finally(() => {
+    s.removeListener('data', onData);
+    s.removeListener('close', onClose);
+  });
 }
 
 /** A raw TCP client that collects everything it receives. */
