@@ -1,178 +1,268 @@
 // Headless CLI: the same engine as the extension, from a terminal.
 //   node dist/cli.js [--host 127.0.0.1] [--port 1080] [--user NAME --password PASS]...
+//
+// To add an option: one entry in OPTIONS (its help text is generated from it), then read it in
+// serverOptions() below.
 
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { isLoopbackHost as isLoopback, Socks5Server, StartError, formatHostPort, type Logger } from './engine';
+import {
+  DEFAULT_OPTIONS,
+  isLoopbackHost as isLoopback,
+  Socks5Server,
+  StartError,
+  formatHostPort,
+  type ClosedConnectionInfo,
+  type Logger,
+  type ServerOptions,
+} from './engine';
 
 declare const __VERSION__: string | undefined;
 
-const HELP = `Usage: socks5-proxy [options]
+const NAME = 'socks5-proxy';
+const T = DEFAULT_OPTIONS.timeouts;
+const s = (ms: number): number => ms / 1000;
+
+interface Option {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** The value's placeholder in the help (string options). */
+  arg?: string;
+  help: string;
+}
+
+/** Every option, in help order. Keys are the long names. */
+const OPTIONS = {
+  host: { type: 'string', arg: 'HOST', help: `IP address to listen on (default ${DEFAULT_OPTIONS.host})` },
+  port: { type: 'string', arg: 'PORT', help: `port to listen on, 0 = any free port (default ${DEFAULT_OPTIONS.port})` },
+  user: { type: 'string', multiple: true, arg: 'NAME', help: 'require username/password auth; repeat for more users' },
+  password: { type: 'string', multiple: true, arg: 'PASS', help: 'password for the preceding --user (or set SOCKS5_PASSWORD)' },
+  'no-connect': { type: 'boolean', help: 'disable CONNECT' },
+  'no-bind': { type: 'boolean', help: 'disable BIND' },
+  'no-udp': { type: 'boolean', help: 'disable UDP ASSOCIATE' },
+  'handshake-timeout': { type: 'string', arg: 'S', help: `seconds for greeting + auth + request, 0 = no limit (default ${s(T.handshakeMs)})` },
+  'connect-timeout': { type: 'string', arg: 'S', help: `seconds for an outbound connect, 0 = no limit (default ${s(T.connectMs)})` },
+  'idle-timeout': { type: 'string', arg: 'S', help: `close after S seconds without traffic, 0 = never (default ${s(T.idleMs)})` },
+  'bind-timeout': { type: 'string', arg: 'S', help: `seconds a BIND waits for its peer, 0 = no limit (default ${s(T.bindMs)})` },
+  'max-connections': { type: 'string', arg: 'N', help: `concurrent sessions (default ${DEFAULT_OPTIONS.maxConnections})` },
+  'max-pending-binds': { type: 'string', arg: 'N', help: 'BINDs waiting for their peer at once (default max-connections / 4)' },
+  'max-udp-associations': { type: 'string', arg: 'N', help: 'UDP associations at once (default max-connections / 4)' },
+  'allow-unauthenticated-remote': { type: 'boolean', help: 'allow a non-loopback host without any --user' },
+  verbose: { type: 'boolean', short: 'v', help: 'log every step of every connection (debug)' },
+  quiet: { type: 'boolean', short: 'q', help: 'log warnings and errors only (no line per connection)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  version: { type: 'boolean', help: 'print the version' },
+} as const satisfies Record<string, Option>;
+
+function helpText(): string {
+  const rows = Object.entries(OPTIONS as Record<string, Option>).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`;
+    return flag.length <= 21 ? `  ${flag.padEnd(21)}  ${o.help}` : `  ${flag}\n  ${''.padEnd(21)}  ${o.help}`;
+  });
+  return `Usage: ${NAME} [options]
 
 Runs a SOCKS5 proxy (RFC 1928 CONNECT, BIND, UDP ASSOCIATE; RFC 1929 username/password).
 
 Options:
-  --host HOST            address to listen on (default 127.0.0.1)
-  --port PORT            port to listen on, 0 = any free port (default 1080)
-  --user NAME            require username/password auth; repeat for more users
-  --password PASS        password for the preceding --user (or set SOCKS5_PASSWORD)
-  --no-connect           disable CONNECT
-  --no-bind              disable BIND
-  --no-udp               disable UDP ASSOCIATE
-  --handshake-timeout S  seconds for greeting + auth + request (default 10)
-  --connect-timeout S    seconds for an outbound connect (default 10)
-  --idle-timeout S       close after S seconds without traffic (default 0 = off)
-  --bind-timeout S       seconds a BIND waits for its peer (default 60)
-  --max-connections N    concurrent sessions (default 1024)
-  --max-pending-binds N  BINDs waiting for their peer at once (default max-connections / 4)
-  --max-udp-associations N
-                         UDP associations at once (default max-connections / 4)
-  --allow-unauthenticated-remote
-                         allow a non-loopback host without any --user
-  -v, --verbose          log every connection (debug)
-  -q, --quiet            log warnings and errors only
-  -h, --help             show this help
-  --version              print the version
+${rows.join('\n')}
 
 Prints one line to stdout once listening: "SOCKS5 proxy listening on HOST:PORT".
-Logs go to stderr. SIGINT/SIGTERM stop the proxy and exit 0.`;
+Logs go to stderr: one line per connection as it closes (client, destination, bytes, outcome).
+SIGINT/SIGTERM stop the proxy and exit 0.`;
+}
 
 /** One line on stderr (whatever the message holds, e.g. a user name with a newline), then exit. */
 function fail(message: string, code = 2): never {
-  process.stderr.write(`socks5-proxy: ${message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
+  process.stderr.write(`${NAME}: ${message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
   process.exit(code);
 }
 
-function seconds(name: string, v: string | undefined, def: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) fail(`--${name} must be a number of seconds ≥ 0, got "${v}"`);
-  return Math.round(n * 1000);
+/**
+ * `--port -1` as `--port=-1`: parseArgs takes a value starting with `-` only in that form (else
+ * "ambiguous argument"), and a negative number deserves the option's own range message.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const opt = name !== undefined ? (OPTIONS as Record<string, Option>)[name] : undefined;
+    const next = argv[i + 1];
+    if (opt?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
-function main(): void {
-  let parsed;
+type Values = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
   try {
-    parsed = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      allowPositionals: false,
-      tokens: true,
-      options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '1080' },
-        user: { type: 'string', multiple: true },
-        password: { type: 'string', multiple: true },
-        'no-connect': { type: 'boolean' },
-        'no-bind': { type: 'boolean' },
-        'no-udp': { type: 'boolean' },
-        'handshake-timeout': { type: 'string' },
-        'connect-timeout': { type: 'string' },
-        'idle-timeout': { type: 'string' },
-        'bind-timeout': { type: 'string' },
-        'max-connections': { type: 'string' },
-        'max-pending-binds': { type: 'string' },
-        'max-udp-associations': { type: 'string' },
-        'allow-unauthenticated-remote': { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-      },
-    });
+    return parseArgs({ args: joinNegativeValues(argv), strict: true, allowPositionals: false, tokens: true, options: OPTIONS });
   } catch (err) {
     fail(`${(err as Error).message} (try --help)`);
   }
-  const v = parsed.values;
+}
+
+function seconds(name: keyof typeof OPTIONS, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) fail(`--${name} must be a number of seconds ≥ 0 (0 = no limit), got "${v}"`);
+  return Math.round(n * 1000);
+}
+
+function count(name: keyof typeof OPTIONS, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 1) fail(`--${name} must be a whole number ≥ 1, got "${v}"`);
+  return n;
+}
+
+function port(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_OPTIONS.port;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) fail(`--port must be 0..65535, got "${v}"`);
+  return n;
+}
+
+/** An IP address, or a name this machine resolves (e.g. localhost); brackets as in `[::1]` are dropped. */
+async function host(v: string | undefined): Promise<string> {
+  if (v === undefined) return DEFAULT_OPTIONS.host;
+  const h = v.trim().replace(/^\[(.*)\]$/, '$1');
+  if (isIP(h) !== 0) return h;
+  const resolves = h.length > 0 && !/^[\d.]+$/.test(h) && (await lookup(h).then(() => true, () => false));
+  if (!resolves) fail(`invalid host "${v}": give an IP address to listen on, e.g. 127.0.0.1, ::1, or 0.0.0.0 / :: for every interface`);
+  return h;
+}
+
+/** Each --user paired with the --password that follows it (or SOCKS5_PASSWORD). */
+function users(tokens: ReturnType<typeof parse>['tokens']): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | undefined;
+  const add = (name: string, password: string | undefined): void => {
+    const pw = password ?? process.env.SOCKS5_PASSWORD;
+    if (name.length < 1 || Buffer.byteLength(name) > 255) fail(`user name "${name}" must be 1-255 bytes`);
+    if (out.has(name)) fail(`user "${name}" is given twice (one --user per name)`);
+    if (!pw) fail(`no password for user "${name}": give --password after --user, or set SOCKS5_PASSWORD`);
+    if (Buffer.byteLength(pw) > 255) fail(`password for "${name}" is longer than 255 bytes (RFC 1929)`);
+    out.set(name, pw);
+  };
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    if (t.name === 'user') {
+      if (current !== undefined) add(current, undefined);
+      current = t.value!;
+    } else if (t.name === 'password') {
+      if (current === undefined) fail('--password must follow a --user');
+      add(current, t.value!);
+      current = undefined;
+    }
+  }
+  if (current !== undefined) add(current, undefined);
+  return out;
+}
+
+/** 0 debug, 1 info (default), 2 warnings and errors. */
+function level(v: Values): number {
+  if (v.verbose && v.quiet) fail('--verbose and --quiet cannot be used together');
+  return v.verbose ? 0 : v.quiet ? 2 : 1;
+}
+
+/**
+ * The engine's lines the CLI writes itself: its close lines (closeLine() below names the
+ * destination too, and ends in a duration) and, when stdout and stderr are the same terminal, its
+ * listening line (already on stdout).
+ */
+const ENGINE_CLOSE_LINE = /^#\d+ \S+ closed: .* \(↑\d+ B ↓\d+ B\)$/;
+const ENGINE_LISTENING_LINE = /^SOCKS5 proxy listening on /;
+
+function makeLogger(lvl: number): Logger {
+  const sameTerminal = process.stdout.isTTY && process.stderr.isTTY;
+  const out = (l: number, tag: string) => (msg: string) => {
+    if (l < lvl || ENGINE_CLOSE_LINE.test(msg) || (sameTerminal && ENGINE_LISTENING_LINE.test(msg))) return;
+    process.stderr.write(`${new Date().toISOString()} ${tag} ${msg}\n`);
+  };
+  return { debugEnabled: lvl === 0, debug: out(0, 'debug'), info: out(1, 'info '), warn: out(2, 'warn '), error: out(3, 'error') };
+}
+
+const COMMAND_NAMES = { connect: 'CONNECT', bind: 'BIND', udpAssociate: 'UDP' } as const;
+
+/** `#3 127.0.0.1:50412 CONNECT example.com:443 closed: closed by client (↑517 B ↓48213 B, 2.4 s)` */
+function closeLine(c: ClosedConnectionInfo): string {
+  const what = [
+    c.user !== undefined ? `user "${c.user}"` : undefined,
+    c.command ? COMMAND_NAMES[c.command] : undefined,
+    c.destination ? formatHostPort(c.destination.host, c.destination.port) : undefined,
+  ].filter((x) => x !== undefined);
+  const secs = ((c.endedAt - c.startedAt) / 1000).toFixed(1);
+  return `#${c.id} ${formatHostPort(c.client.host, c.client.port)}${what.length ? ` ${what.join(' ')}` : ''} closed: ${c.outcome.message} (↑${c.bytesUp} B ↓${c.bytesDown} B, ${secs} s)`;
+}
+
+async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens'], logger: Logger): Promise<Partial<ServerOptions>> {
+  const listenPort = port(v.port);
+  const listenHost = await host(v.host);
+  const userMap = users(tokens);
+  if (!isLoopback(listenHost) && userMap.size === 0 && !v['allow-unauthenticated-remote']) {
+    fail(
+      `refusing to listen on ${listenHost} without authentication: anyone who can reach it could use this machine's network; ` +
+        'add --user NAME --password PASS, or pass --allow-unauthenticated-remote',
+    );
+  }
+  const timeouts = {
+    handshakeMs: seconds('handshake-timeout', v['handshake-timeout']),
+    connectMs: seconds('connect-timeout', v['connect-timeout']),
+    idleMs: seconds('idle-timeout', v['idle-timeout']),
+    bindMs: seconds('bind-timeout', v['bind-timeout']),
+  };
+  const caps = {
+    maxConnections: count('max-connections', v['max-connections']),
+    maxPendingBinds: count('max-pending-binds', v['max-pending-binds']),
+    maxUdpAssociations: count('max-udp-associations', v['max-udp-associations']),
+  };
+  return {
+    host: listenHost,
+    port: listenPort,
+    users: userMap,
+    logger,
+    commands: { connect: !v['no-connect'], bind: !v['no-bind'], udpAssociate: !v['no-udp'] },
+    timeouts: defined(timeouts),
+    ...defined(caps),
+  };
+}
+
+/** `o` without its undefined entries (the engine's defaults apply to those). */
+function defined<O extends object>(o: O): { [K in keyof O]: Exclude<O[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as { [K in keyof O]: Exclude<O[K], undefined> };
+}
+
+async function main(): Promise<void> {
+  const { values: v, tokens } = parse(process.argv.slice(2));
   if (v.help) {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(helpText() + '\n');
     return;
   }
   if (v.version) {
     process.stdout.write(`${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}\n`);
     return;
   }
-
-  const port = Number(v.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be an integer 0-65535, got "${v.port}"`);
-  const host = v.host!.trim().replace(/^\[(.*)\]$/, '$1'); // `[::1]` as in a URL: the same address the policy check sees
-  if (host.length === 0) fail('--host must not be empty');
-
-  // Pair each --user with the --password that follows it (or SOCKS5_PASSWORD).
-  const users = new Map<string, string>();
-  let current: string | undefined;
-  for (const t of parsed.tokens ?? []) {
-    if (t.kind !== 'option') continue;
-    if (t.name === 'user') {
-      if (current !== undefined) setUser(current, undefined);
-      current = t.value!;
-    } else if (t.name === 'password') {
-      if (current === undefined) fail('--password must follow a --user');
-      setUser(current, t.value!);
-      current = undefined;
-    }
+  const lvl = level(v);
+  const logger = makeLogger(lvl);
+  const options = await serverOptions(v, tokens, logger);
+  const server = new Socks5Server(options);
+  // Through server.logger: it escapes what a client chose (a user name, a domain name).
+  if (lvl <= 1) server.on('close', (c) => server.logger.info(closeLine(c)));
+  if (!isLoopback(options.host!) && options.users!.size === 0) {
+    logger.warn(`listening on ${options.host} WITHOUT authentication (--allow-unauthenticated-remote)`);
   }
-  if (current !== undefined) setUser(current, undefined);
-  function setUser(name: string, password: string | undefined): void {
-    const pw = password ?? process.env.SOCKS5_PASSWORD;
-    if (name.length < 1 || Buffer.byteLength(name) > 255) fail(`user name "${name}" must be 1-255 bytes`);
-    if (!pw) fail(`no password for user "${name}": give --password after --user, or set SOCKS5_PASSWORD`);
-    if (Buffer.byteLength(pw) > 255) fail(`password for "${name}" is longer than 255 bytes (RFC 1929)`);
-    users.set(name, pw);
-  }
-
-  if (!isLoopback(host) && users.size === 0 && !v['allow-unauthenticated-remote']) {
-    fail(
-      `refusing to listen on ${host} without authentication: anyone who can reach it could use this machine's network; ` +
-        'add --user NAME --password PASS, or pass --allow-unauthenticated-remote',
-    );
-  }
-
-  const maxConnections = v['max-connections'] === undefined ? 1024 : Number(v['max-connections']);
-  if (!Number.isInteger(maxConnections) || maxConnections < 1) fail('--max-connections must be an integer ≥ 1');
-  const cap = (name: 'max-pending-binds' | 'max-udp-associations'): number | undefined => {
-    if (v[name] === undefined) return undefined;
-    const n = Number(v[name]);
-    if (!Number.isInteger(n) || n < 1) fail(`--${name} must be an integer ≥ 1`);
-    return n;
-  };
-  const maxPendingBinds = cap('max-pending-binds');
-  const maxUdpAssociations = cap('max-udp-associations');
-
-  const level = v.verbose ? 0 : v.quiet ? 2 : 1;
-  const out = (lvl: number, tag: string) => (msg: string) => {
-    if (lvl >= level) process.stderr.write(`${new Date().toISOString()} ${tag} ${msg}\n`);
-  };
-  const logger: Logger = { debugEnabled: level === 0, debug: out(0, 'debug'), info: out(1, 'info '), warn: out(2, 'warn '), error: out(3, 'error') };
-
-  const server = new Socks5Server({
-    host,
-    port,
-    users,
-    maxConnections,
-    ...(maxPendingBinds !== undefined ? { maxPendingBinds } : {}),
-    ...(maxUdpAssociations !== undefined ? { maxUdpAssociations } : {}),
-    logger,
-    commands: { connect: !v['no-connect'], bind: !v['no-bind'], udpAssociate: !v['no-udp'] },
-    timeouts: {
-      handshakeMs: seconds('handshake-timeout', v['handshake-timeout'], 10_000),
-      connectMs: seconds('connect-timeout', v['connect-timeout'], 10_000),
-      idleMs: seconds('idle-timeout', v['idle-timeout'], 0),
-      bindMs: seconds('bind-timeout', v['bind-timeout'], 60_000),
-    },
-  });
-
-  if (!isLoopback(host) && users.size === 0) {
-    logger.warn(`listening on ${host} WITHOUT authentication (--allow-unauthenticated-remote)`);
-  }
-
-  server.start().then(
-    (addr) => {
-      process.stdout.write(`SOCKS5 proxy listening on ${formatHostPort(addr.host, addr.port)}\n`);
-    },
-    (err: unknown) => {
-      fail(err instanceof StartError ? err.message : String(err), 1);
-    },
-  );
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -185,6 +275,13 @@ function main(): void {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  try {
+    const addr = await server.start();
+    process.stdout.write(`SOCKS5 proxy listening on ${formatHostPort(addr.host, addr.port)}\n`);
+  } catch (err) {
+    fail(err instanceof StartError ? err.message : String(err), 1);
+  }
 }
 
-main();
+void main();

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SocksClient } from 'socks';
-import { close, httpServer, listen, run } from '../support/net';
+import { close, closedPort, connectErrorCode, eventually, httpServer, listen, run, WAIT_MS } from '../support/net';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -121,6 +121,116 @@ describe('CLI (dist/cli.js)', () => {
       assert.equal(await stopped(r), 2, args.join(' '));
       assert.match(r.stderr, /^socks5-proxy: /);
       assert.equal(r.stdout, '');
+    }
+  });
+
+  it("a newcomer's mistakes: each gets its own one-line message, exit 2, nothing listens", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      // Checked before the no-auth refusal: the host is the mistake, not the missing --user.
+      [['--host', 'not-an-ip'], /^socks5-proxy: invalid host "not-an-ip"/],
+      [['--host', 'not-an-ip', '--allow-unauthenticated-remote'], /^socks5-proxy: invalid host "not-an-ip"/],
+      [['--host', '999.1.1.1'], /^socks5-proxy: invalid host "999\.1\.1\.1"/],
+      [['--user', 'alice', '--password', 'a', '--user', 'alice', '--password', 'b'], /^socks5-proxy: user "alice" is given twice/],
+      [['-v', '-q'], /^socks5-proxy: --verbose and --quiet cannot be used together/],
+      [['--quiet', '--verbose'], /^socks5-proxy: --verbose and --quiet cannot be used together/],
+      [['--port', '-1'], /^socks5-proxy: --port must be 0\.\.65535, got "-1"/],
+      [['--port=-1'], /^socks5-proxy: --port must be 0\.\.65535, got "-1"/],
+      [['--port', '65536'], /^socks5-proxy: --port must be 0\.\.65535, got "65536"/],
+      [['--idle-timeout', '-5'], /^socks5-proxy: --idle-timeout must be a number of seconds ≥ 0 \(0 = no limit\), got "-5"/],
+      [['--max-connections', '-2'], /^socks5-proxy: --max-connections must be a whole number ≥ 1, got "-2"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = start(args);
+      children.push(r);
+      assert.equal(await stopped(r), 2, args.join(' '));
+      assert.match(r.stderr, message, args.join(' '));
+      assert.doesNotMatch(r.stderr, /ambiguous|refusing/, args.join(' '));
+      assert.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`);
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  it('--host accepts IP literals, [::1] and a name this machine resolves (localhost)', async () => {
+    for (const host of ['127.0.0.1', '[::1]', 'localhost']) {
+      const r = start(['--host', host, '--port', '0']);
+      children.push(r);
+      await listening(r);
+      r.child.kill('SIGTERM');
+      assert.equal(await stopped(r), 0, host);
+    }
+  });
+
+  it('help says what 0 means for every timeout', async () => {
+    const h = await run(process.execPath, [CLI, '--help']);
+    const timeouts = h.stdout.split('\n').filter((l) => /^\s+--[a-z-]+-timeout /.test(l));
+    assert.equal(timeouts.length, 4, h.stdout);
+    for (const line of timeouts) assert.match(line, /0 = (no limit|never)/, line);
+  });
+
+  it('logs one line per closed connection (client, destination, bytes, outcome); -q silences them', async () => {
+    for (const quiet of [false, true]) {
+      const r = start(['--port', '0', ...(quiet ? ['-q'] : [])]);
+      children.push(r);
+      const port = await listening(r);
+      const c = await run('curl', ['-sS', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${http.port}/`]);
+      assert.equal(c.stdout, 'via cli\n');
+      const refused = await run('curl', ['-sS', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${port}`, `http://127.0.0.1:${await closedPort()}/`]);
+      assert.notEqual(refused.code, 0);
+      const closes = (): string[] => r.stderr.split('\n').filter((l) => / closed: /.test(l));
+      if (!quiet) await eventually(() => closes().length >= 2, WAIT_MS, `two close lines in ${JSON.stringify(r.stderr)}`);
+      else await new Promise((res) => setTimeout(res, 300));
+      r.child.kill('SIGTERM');
+      assert.equal(await stopped(r), 0);
+      if (quiet) {
+        assert.deepEqual(closes(), [], 'no close lines with -q');
+        assert.equal(r.stderr, '', '-q: nothing on stderr for a clean run');
+        continue;
+      }
+      const lines = closes();
+      assert.equal(lines.length, 2, r.stderr);
+      assert.match(lines[0]!, new RegExp(`info  #1 127\\.0\\.0\\.1:\\d+ CONNECT localhost:${http.port} closed: closed by (client|target) \\(↑\\d+ B ↓(\\d+) B, \\d+\\.\\d s\\)$`));
+      assert.ok(Number(/↓(\d+) B/.exec(lines[0]!)![1]) > 'via cli\n'.length, 'the download counted');
+      assert.match(lines[1]!, /info  #2 127\.0\.0\.1:\d+ CONNECT 127\.0\.0\.1:1 closed: refused \(0x05\)/);
+    }
+  });
+
+  it('on a terminal, the listening line is printed once (stdout), not again as a log line', async () => {
+    // util-linux script(1) runs the CLI on a real pseudo-terminal (stdout and stderr both on it).
+    const r: Running = (() => {
+      const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} --port 0`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const x: Running = { child, stdout: '', stderr: '', exited: new Promise((res) => child.on('exit', (code) => res(code))) };
+      child.stdout!.on('data', (d) => (x.stdout += d));
+      child.stderr!.on('data', (d) => (x.stderr += d));
+      return x;
+    })();
+    children.push(r);
+    await eventually(() => /listening on/.test(r.stdout), 10_000, `the listening line in ${JSON.stringify(r.stdout)}`);
+    await new Promise((res) => setTimeout(res, 300)); // a second line, if any, would be out by now
+    r.child.stdin!.write('\x03'); // Ctrl-C on the terminal: SIGINT to the CLI
+    await stopped(r);
+    assert.equal(r.stdout.match(/listening on/g)?.length, 1, JSON.stringify(r.stdout));
+    assert.match(r.stdout, /SIGINT: stopping/, 'the log still reaches the terminal');
+  });
+
+  it('npm start -- --port 0: a SIGTERM to npm alone stops the proxy and frees its port', async () => {
+    // Its own process group, so that cleanup after a failure can reach a proxy left behind.
+    const child = spawn('npm', ['start', '--silent', '--', '--port', '0'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r: Running = { child, stdout: '', stderr: '', exited: new Promise((res) => child.on('exit', (code) => res(code))) };
+    child.stdout!.on('data', (d) => (r.stdout += d));
+    child.stderr!.on('data', (d) => (r.stderr += d));
+    try {
+      const port = await listening(r, 60_000);
+      // As a script or a service manager would: the signal to npm's own PID, not to the group.
+      child.kill('SIGTERM');
+      await stopped(r, 10_000);
+      await eventually(() => /stopped/.test(r.stderr), WAIT_MS, `the CLI to log that it stopped: ${JSON.stringify(r.stderr)}`);
+      assert.equal(await connectErrorCode({ host: '127.0.0.1', port }), 'ECONNREFUSED', 'nothing listens any more');
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* the group is gone */
+      }
     }
   });
 
