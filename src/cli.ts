@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_OPTIONS,
-  isLoopbackHost as isLoopback,
+  listenVerdict,
   Socks5Server,
   StartError,
   formatHostPort,
@@ -211,7 +211,7 @@ async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens
   const listenPort = port(v.port);
   const listenHost = await host(v.host);
   const userMap = users(tokens);
-  if (!isLoopback(listenHost) && userMap.size === 0 && !v['allow-unauthenticated-remote']) {
+  if (listenVerdict(listenHost, userMap.size, v['allow-unauthenticated-remote'] === true) === 'refused') {
     fail(
       `refusing to listen on ${listenHost} without authentication: anyone who can reach it could use this machine's network; ` +
         'add --user NAME --password PASS, or pass --allow-unauthenticated-remote',
@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   const server = new Socks5Server(options);
   // Through server.logger: it escapes what a client chose (a user name, a domain name).
   if (lvl <= 1) server.on('close', (c) => server.logger.info(closeLine(c)));
-  if (!isLoopback(options.host!) && options.users!.size === 0) {
+  if (listenVerdict(options.host!, options.users!.size, true) === 'open') {
     logger.warn(`listening on ${options.host} WITHOUT authentication (--allow-unauthenticated-remote)`);
   }
 

@@ -1,6 +1,12 @@
 // The engine's public API: the only module the VS Code layer and the CLI import.
 export * from './types';
 export { Socks5Server, StartError, resolveOptions } from './server';
-export { formatHostPort, REP, REPLY_NAMES } from './wire';
-export { replyText } from './replies';
+export { formatHostPort } from './address';
+export { REP, REPLY_NAMES } from './protocol/socks5/wire';
+export { replyText } from './protocol/socks5/replies';
 export { isLoopbackHost, isWildcardHost } from './loopback';
+export { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, listenVerdict, type ListenVerdict } from './policy';
+// Seams for rules and an upstream proxy (ServerOptions.resolver / .dialer).
+export { systemResolver, DnsCache } from './net/resolver';
+export { directDialer } from './net/dialer';
+export { DialError, failureForError, type CommandContext, type CommandRegistry } from './commands/context';

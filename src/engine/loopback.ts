@@ -1,6 +1,6 @@
 // Listen-address policy helpers: is an address reachable only from this machine? (the safe-default
 // rule for unauthenticated use), and is it a wildcard (every interface)?
-import { canonicalIp } from './wire';
+import { canonicalIp } from './address';
 
 /** Trims, and strips the brackets of `[::1]`. */
 function unbracket(host: string): string {

@@ -17,7 +17,7 @@
 
 import type { Socket } from 'node:net';
 import { readIntoBuffer } from './readBuffer';
-import type { Session } from './session';
+import type { CommandContext } from './commands/context';
 
 const PEER = Symbol('relayPeer');
 const SESSION = Symbol('relaySession');
@@ -30,7 +30,7 @@ const BUF_CLOSE = Symbol('relayBufferCloseListener');
 
 type RelaySocket = Socket & {
   [PEER]: Socket;
-  [SESSION]: Session;
+  [SESSION]: CommandContext;
   [SIDE]: 'client' | 'target';
   /** The direction's own read buffer once it moved to one (bulk traffic). */
   [BUF]?: Buffer;
@@ -78,13 +78,10 @@ export function relayBufferStats(): { inUse: number; switches: number; shared: n
   return { inUse: buffersInUse, switches, shared: sharedSwitches };
 }
 
-/** Starts relaying. `session.pending` (bytes the client sent after its request) goes first. */
-export function relay(session: Session, remote: Socket): void {
+/** Starts relaying. `first` (by default what the client sent after its request) goes to `remote` first. */
+export function relay(session: CommandContext, remote: Socket, first: Buffer = session.takePending()): void {
   const client = session.client;
-  if (session.pending.length > 0) {
-    remote.write(session.pending);
-    session.pending = Buffer.alloc(0);
-  }
+  if (first.length > 0) remote.write(first);
   pipe(session, client, remote, 'client');
   pipe(session, remote, client, 'target');
   const idle = session.config.timeouts.idleMs;
@@ -97,7 +94,7 @@ export function relay(session: Session, remote: Socket): void {
   client.resume();
 }
 
-function pipe(session: Session, from: Socket, to: Socket, side: 'client' | 'target'): void {
+function pipe(session: CommandContext, from: Socket, to: Socket, side: 'client' | 'target'): void {
   const f = from as RelaySocket;
   f[PEER] = to;
   f[SESSION] = session;
@@ -219,9 +216,6 @@ function onDrain(this: RelaySocket): void {
 }
 
 function onEnd(this: RelaySocket): void {
-  this[SESSION].endOutcome ??=
-    this[SIDE] === 'client'
-      ? { kind: 'closed-by-client', message: 'closed by client' }
-      : { kind: 'closed-by-target', message: 'closed by target' };
+  this[SESSION].ended(this[SIDE]);
   this[PEER].end();
 }

@@ -1,23 +1,29 @@
-// The SOCKS5 server: a listener, the sessions it accepted, their snapshots and events.
+// The proxy server: a listener, the sessions it accepted, their snapshots and events. What its
+// sessions speak (./protocol), run (./commands), resolve and dial (./net) is passed to them here.
 
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { formatHostPort } from './address';
 import { UserTable } from './auth';
-import { lookupAll } from './connect';
+import { COMMANDS } from './commands';
 import { defaultSlotCap, Slots } from './limits';
+import { directDialer } from './net/dialer';
+import { resolverFor } from './net/resolver';
+import { DEFAULT_OPTIONS } from './policy';
+import { DOORS } from './protocol';
+import { doorTable } from './protocol/door';
 import { Session, type SessionConfig, type SessionHost } from './session';
-import {
-  DEFAULT_OPTIONS,
-  type ClosedConnectionInfo,
-  type ConnectionInfo,
-  type Endpoint,
-  type LiveOptions,
-  type Logger,
-  type ServerEvents,
-  type ServerOptions,
-  type ServerStats,
+import type {
+  ClosedConnectionInfo,
+  ConnectionInfo,
+  Endpoint,
+  LiveOptions,
+  Logger,
+  Resolver,
+  ServerEvents,
+  ServerOptions,
+  ServerStats,
 } from './types';
-import { formatHostPort } from './wire';
 
 const RECENT_LIMIT = 50;
 /** At most one "refused (maxConnections)" log line per this many ms. */
@@ -87,8 +93,11 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
     ...(options.maxPendingBinds !== undefined ? { maxPendingBinds: options.maxPendingBinds } : {}),
     ...(options.maxUdpAssociations !== undefined ? { maxUdpAssociations: options.maxUdpAssociations } : {}),
     commands: { ...DEFAULT_OPTIONS.commands, ...options.commands },
+    protocols: { ...DEFAULT_OPTIONS.protocols, ...options.protocols },
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.resolve ? { resolve: options.resolve } : {}),
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.dialer ? { dialer: options.dialer } : {}),
   };
 }
 
@@ -96,6 +105,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   private opts: ServerOptions;
   private log: Logger;
   private sessionConfig: SessionConfig;
+  /** Fixed for the server's life (a UDP DNS cache hangs off it). */
+  private readonly resolver: Resolver;
   private listener: NetServer | undefined;
   private bound: Endpoint | undefined;
   private readonly sessions = new Map<number, Session>();
@@ -114,6 +125,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     super();
     this.opts = resolveOptions(options);
     this.log = safeLogger(this.opts.logger);
+    this.resolver = resolverFor(this.opts);
     this.sessionConfig = this.makeSessionConfig();
   }
 
@@ -190,6 +202,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       ...(live.logger ? { logger: live.logger } : {}),
       timeouts: { ...this.opts.timeouts, ...live.timeouts },
       commands: { ...this.opts.commands, ...live.commands },
+      protocols: { ...this.opts.protocols, ...live.protocols },
     };
     if (live.logger) this.log = safeLogger(live.logger);
     this.sessionConfig = this.makeSessionConfig();
@@ -262,10 +275,13 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       users: new UserTable(this.opts.users),
       timeouts: this.opts.timeouts,
       commands: this.opts.commands,
+      handlers: COMMANDS,
+      doors: doorTable(DOORS, this.opts.protocols),
       slots: this.slots,
       maxPendingBinds: this.opts.maxPendingBinds ?? defaultSlotCap(this.opts.maxConnections),
       maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),
-      resolve: this.opts.resolve ?? lookupAll,
+      resolver: this.resolver,
+      dialer: this.opts.dialer ?? directDialer,
     };
   }
 

@@ -1,14 +1,13 @@
-// One client connection: the handshake state machine (greeting → auth → request), then the
-// command's handler takes over. Bytes are parsed by ./wire; what a command does lives in its own
-// file (./connect, ./bind, ./udp) behind the registry in ./commands.
+// One client connection's life: the handles it owns, its close, its counters and snapshot, its
+// timers. What it speaks is its front door's business (./protocol: picked from the first byte);
+// what a command does is its handler's (./commands, passed in through the config). The session
+// is the handlers' CommandContext and the door's view of the connection.
 
 import type { Socket } from 'node:net';
-import type { Server as NetServer } from 'node:net';
-import type { Socket as UdpSocket } from 'node:dgram';
+import { formatHostPort, hex } from './address';
 import type { UserTable } from './auth';
-import type { Slots } from './limits';
-import { commandFor } from './commands';
-import { replyText } from './replies';
+import type { CommandConfig, CommandContext, CommandFacts, CommandRegistry, DatagramCounters, Owned } from './commands/context';
+import type { Door, DoorTable } from './protocol/door';
 import type {
   ClosedConnectionInfo,
   Command,
@@ -16,24 +15,12 @@ import type {
   ConnectionInfo,
   Destination,
   Endpoint,
+  FailureKind,
   Logger,
   Outcome,
+  Protocol,
   SessionState,
-  Timeouts,
 } from './types';
-import {
-  AUTH_STATUS,
-  encodeAuthStatus,
-  encodeMethodSelection,
-  encodeReply,
-  formatHostPort,
-  METHOD,
-  parseAuthRequest,
-  parseGreeting,
-  parseRequest,
-  REP,
-  type Request,
-} from './wire';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -43,29 +30,16 @@ export interface SessionHost {
 }
 
 /** The options a session runs with: a snapshot taken when it starts (live changes apply to new sessions). */
-export interface SessionConfig {
+export interface SessionConfig extends CommandConfig {
   users: UserTable;
-  timeouts: Timeouts;
   commands: CommandSwitches;
-  /** The server's slot counters, and this config's caps (see ./limits). */
-  slots: Slots;
-  maxPendingBinds: number;
-  maxUdpAssociations: number;
-  /** CONNECT name resolution (ServerOptions.resolve, or the OS resolver). */
-  resolve: (host: string) => Promise<string[]>;
+  /** The handlers, by command (the server's registry). */
+  handlers: CommandRegistry;
+  /** First byte → front door, for the protocols switched on. */
+  doors: DoorTable;
 }
 
-/** Counters for sessions that do not relay one TCP stream (UDP): plain numbers, bumped in place. */
-export interface DatagramCounters {
-  bytesUp: number;
-  bytesDown: number;
-  datagramsUp: number;
-  datagramsDown: number;
-  datagramsDropped: number;
-}
-
-type Phase = 'greeting' | 'auth' | 'request' | 'command' | 'closed';
-type Owned = Socket | NetServer | UdpSocket;
+type Phase = 'handshake' | 'command' | 'closed';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -78,8 +52,7 @@ function onClientError(this: Socket, err: Error): void {
   (this as SessionSocket)[SESSION].close({ kind: 'error', message: `client: ${err.message}` });
 }
 function onClientClose(this: Socket): void {
-  const s = (this as SessionSocket)[SESSION];
-  s.close(s.endOutcome ?? { kind: 'closed-by-client', message: 'closed by client' });
+  (this as SessionSocket)[SESSION].clientClosed();
 }
 function onClientEnd(this: Socket): void {
   // FIN before the command took over: nothing more can come, so nothing more can happen.
@@ -120,26 +93,36 @@ function closeHandle(handle: Owned, reset = false): void {
   }
 }
 
-export class Session {
+const CLOSED_BY_CLIENT: Outcome = Object.freeze({ kind: 'closed-by-client', message: 'closed by client' });
+const CLOSED_BY_TARGET: Outcome = Object.freeze({ kind: 'closed-by-target', message: 'closed by target' });
+
+export class Session implements CommandContext {
   readonly startedAt = Date.now();
   state: SessionState = 'handshake';
+  /** Set by the front door once the first bytes told. */
+  protocol: Protocol | undefined;
   user: string | undefined;
   command: Command | undefined;
-  destination: Destination | undefined;
+  /** Set by startCommand (handlers run only after it): undefined during the handshake. */
+  destination: Destination = undefined as unknown as Destination;
   remote: Endpoint | undefined;
   bound: Endpoint | undefined;
   /** The socket whose bytesRead counts destination → client (CONNECT target, BIND peer). */
   upstream: Socket | undefined;
   /** UDP sessions count here instead. */
   datagrams: DatagramCounters | undefined;
-  /** Bytes the client sent after its request in the same segment(s): the command forwards them. */
-  pending: Buffer = EMPTY;
   readonly clientEndpoint: Endpoint;
-  /** Set by the relay when the first side sends FIN: who ended a session that ends normally. */
-  endOutcome: Outcome | undefined;
+  /** The front door's own handshake state (0 at first). */
+  step = 0;
+  /** Handshake bytes received and not consumed yet (the door reads them). */
+  input: Buffer = EMPTY;
 
-  private phase: Phase = 'greeting';
-  private buf: Buffer = EMPTY;
+  private door: Door | undefined;
+  private phase: Phase = 'handshake';
+  /** Bytes the client sent after its request in the same segment(s): the command forwards them. */
+  private pending: Buffer = EMPTY;
+  /** Set when the first side sends FIN: who ended a session that ends normally. */
+  private endOutcome: Outcome | undefined;
   /** Handshake bytes read from the client: not counted as traffic. */
   private protocolBytes = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -196,6 +179,11 @@ export class Session {
     return this.phase === 'closed';
   }
 
+  /** Still reading the front door's handshake. */
+  get inHandshake(): boolean {
+    return this.phase === 'handshake';
+  }
+
   /** `#7 127.0.0.1:51234` for log lines. */
   get tag(): string {
     return (this.tagText ??= `#${this.id} ${formatHostPort(this.clientEndpoint.host, this.clientEndpoint.port)}`);
@@ -206,114 +194,99 @@ export class Session {
     if (this.phase !== 'command') this.close({ kind: 'protocol-error', message: 'client closed during handshake' });
   }
 
-  // --- handshake -------------------------------------------------------------------------------
+  /** The client socket closed. */
+  clientClosed(): void {
+    this.close(this.endOutcome ?? CLOSED_BY_CLIENT);
+  }
+
+  // --- handshake (for front doors) ------------------------------------------------------------
 
   handshakeData(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
     try {
-      this.advance();
+      let door = this.door;
+      if (door === undefined) {
+        door = this.config.doors[this.input[0]!];
+        if (door === undefined) return this.protocolError(`no protocol served here starts with byte 0x${hex(this.input[0]!)}`);
+        this.door = door;
+      }
+      door.advance(this);
     } catch (err) {
       // Defensive: a bug here must cost one session, never the process.
       this.close({ kind: 'error', message: `internal error: ${(err as Error).message}` });
     }
   }
 
-
-  /** Consumes as many complete handshake messages as `buf` holds. */
-  private advance(): void {
-    while (this.phase === 'greeting' || this.phase === 'auth' || this.phase === 'request') {
-      if (this.phase === 'greeting') {
-        const r = parseGreeting(this.buf);
-        if (r.status === 'more') return;
-        if (r.status === 'error') return this.protocolError(r.reason, r.reply === undefined ? undefined : encodeMethodSelection(r.reply));
-        this.consume(r.length);
-        const wantAuth = this.config.users.size > 0;
-        const method = wantAuth ? METHOD.USERNAME_PASSWORD : METHOD.NO_AUTH;
-        if (!r.value.methods.includes(method)) {
-          this.client.write(encodeMethodSelection(METHOD.NO_ACCEPTABLE));
-          const offered = r.value.methods.map((m) => `0x${m.toString(16).padStart(2, '0')}`).join(', ');
-          return this.close({
-            kind: 'no-acceptable-method',
-            message: wantAuth ? `no acceptable method: client offered ${offered}, username/password required` : `no acceptable method: client offered ${offered}`,
-          }, true);
-        }
-        this.client.write(encodeMethodSelection(method));
-        this.phase = wantAuth ? 'auth' : 'request';
-      } else if (this.phase === 'auth') {
-        const r = parseAuthRequest(this.buf);
-        if (r.status === 'more') return;
-        if (r.status === 'error') return this.protocolError(r.reason, encodeAuthStatus(AUTH_STATUS.FAILURE));
-        this.consume(r.length);
-        const { username, password } = r.value;
-        if (!this.config.users.verify(username, password)) {
-          password.fill(0);
-          this.client.write(encodeAuthStatus(AUTH_STATUS.FAILURE));
-          this.logger.warn(`${this.tag} authentication failed for user "${username}"`);
-          return this.close({ kind: 'auth-failed', message: `auth failed for "${username}"` }, true);
-        }
-        password.fill(0);
-        this.user = username;
-        this.client.write(encodeAuthStatus(AUTH_STATUS.SUCCESS));
-        this.phase = 'request';
-        this.host.sessionUpdated(this);
-      } else {
-        const r = parseRequest(this.buf);
-        if (r.status === 'more') return;
-        if (r.status === 'error') return this.protocolError(r.reason, r.reply === undefined ? undefined : encodeReply(r.reply));
-        this.consume(r.length);
-        this.onRequest(r.value);
-      }
-    }
-  }
-
-  private consume(n: number): void {
+  /** The door parsed `n` bytes of handshake: they are not traffic. */
+  consume(n: number): void {
     this.protocolBytes += n;
-    this.buf = n >= this.buf.length ? EMPTY : this.buf.subarray(n);
+    this.input = n >= this.input.length ? EMPTY : this.input.subarray(n);
   }
 
-  private onRequest(req: Request): void {
+  /** Writes handshake bytes or a reply to the client. */
+  write(bytes: Buffer | string): void {
+    this.client.write(bytes);
+  }
+
+  /** The door verified `user`'s credentials. */
+  authenticated(user: string): void {
+    this.user = user;
+    this.host.sessionUpdated(this);
+  }
+
+  /**
+   * The door's request is complete: the command's handler takes the connection over. `command`
+   * undefined (a command the door does not know): fails with 'unsupported-command' and `unknown`.
+   */
+  startCommand(command: Command | undefined, destination: Destination, unknown?: string): void {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.phase = 'command';
     this.client.removeListener('data', onHandshakeData);
     this.client.pause();
-    this.pending = this.buf;
-    this.buf = EMPTY;
-    this.destination = { type: req.type, host: req.host, port: req.port };
-    const entry = commandFor(req.cmd);
-    if (entry) this.command = entry.name;
-    if (!entry || !this.config.commands[entry.name]) {
-      const what = entry ? `${entry.label} is disabled` : `unknown command 0x${req.cmd.toString(16).padStart(2, '0')}`;
-      return this.fail(REP.COMMAND_NOT_SUPPORTED, what);
-    }
-    if (this.logger.debugEnabled) this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(req.host, req.port)}`);
+    this.pending = this.input;
+    this.input = EMPTY;
+    this.destination = destination;
+    if (command === undefined) return this.fail('unsupported-command', unknown);
+    this.command = command;
+    const entry = this.config.handlers[command];
+    if (!this.config.commands[command]) return this.fail('unsupported-command', `${entry.label} is disabled`);
+    if (this.logger.debugEnabled) this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(destination.host, destination.port)}`);
     this.host.sessionUpdated(this);
-    entry.handler(this, req);
+    entry.handler(this);
   }
 
-  private protocolError(reason: string, reply?: Buffer): void {
+  /** Not the door's protocol (or not valid in it): `reply` first where it defines one, then close. */
+  protocolError(reason: string, reply?: Buffer): void {
     if (reply) this.client.write(reply);
     this.close({ kind: 'protocol-error', message: reason }, true);
   }
 
-  // --- for command handlers ----------------------------------------------------------------------
+  // --- CommandContext ------------------------------------------------------------------------------
 
-  /** Sends a success reply naming `bound` (the first reply for BIND/UDP/CONNECT). */
-  replySuccess(bound: Endpoint): void {
-    if (this.isClosed) return;
-    this.client.write(encodeReply(REP.SUCCEEDED, bound.host, bound.port));
+  takePending(): Buffer {
+    const p = this.pending;
+    this.pending = EMPTY;
+    return p;
   }
 
-  /** Sends a failure reply, then closes the connection (RFC 1928 §6: after a failure reply, close). */
-  fail(rep: number, detail?: string): void {
+  succeed(bound: Endpoint): void {
     if (this.isClosed) return;
-    const text = replyText(rep);
-    this.client.write(encodeReply(rep));
-    this.close({ kind: 'reply', reply: rep, message: detail ? `${text}: ${detail}` : text }, true);
+    this.door!.succeed(this, bound);
+  }
+
+  /** Sends the door's failure reply, then closes the connection (RFC 1928 §6: after a failure reply, close). */
+  fail(kind: FailureKind, detail?: string, upstreamReply?: number): void {
+    if (this.isClosed) return;
+    this.door!.fail(this, kind, detail, upstreamReply);
+  }
+
+  ended(side: 'client' | 'target'): void {
+    this.endOutcome ??= side === 'client' ? CLOSED_BY_CLIENT : CLOSED_BY_TARGET;
   }
 
   /** Updates state and reported facts; emits one `update`. */
-  update(patch: Partial<Pick<Session, 'state' | 'remote' | 'bound' | 'upstream' | 'datagrams'>>): void {
+  update(patch: Partial<CommandFacts>): void {
     if (this.isClosed) return;
     Object.assign(this, patch);
     this.host.sessionUpdated(this);
@@ -324,6 +297,7 @@ export class Session {
    * and the session's `closed` promise waits for it.
    */
   own(handle: Owned): void {
+    if ((handle as Owned & { [OWNER]?: Session })[OWNER] === this) return; // already owned
     this.owned.push(handle);
     // Wait for its 'close' unless it is a socket already closed or a listener not listening
     // (which never emits 'close').
@@ -336,13 +310,13 @@ export class Session {
     if (this.isClosed) closeHandle(handle);
   }
 
-  /** Called by anything that wants this session over. The first outcome wins. */
   /** Runs `fn` when the session closes (at once if it already has): for timers a command started. */
   onClose(fn: () => void): void {
     if (this.isClosed) return fn();
     (this.cleanups ??= []).push(fn);
   }
 
+  /** Called by anything that wants this session over. The first outcome wins. */
   close(outcome: Outcome, flush = false): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
@@ -386,6 +360,7 @@ export class Session {
       startedAt: this.startedAt,
       state: this.state,
     };
+    if (this.protocol !== undefined) info.protocol = this.protocol;
     if (this.user !== undefined) info.user = this.user;
     if (this.command !== undefined) info.command = this.command;
     if (this.destination !== undefined) info.destination = this.destination;

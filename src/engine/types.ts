@@ -1,8 +1,81 @@
-// The engine's public types: the one door between the SOCKS5 engine and anything that hosts it
+// The engine's public types: the one door between the proxy engine and anything that hosts it
 // (the VS Code layer, the CLI, tests). Nothing in src/engine imports `vscode`.
 
-/** A SOCKS5 command (RFC 1928 §4). */
+import type { Socket } from 'node:net';
+
+/** A command a front door can ask for (SOCKS5 RFC 1928 §4; SOCKS4 has CONNECT and BIND). */
 export type Command = 'connect' | 'bind' | 'udpAssociate';
+
+/** A front-door protocol that can be switched on or off (ServerOptions.protocols). */
+export type ProtocolSwitch = 'socks5' | 'socks4' | 'http';
+
+/** The protocol a connection speaks, once its first bytes told (ConnectionInfo.protocol). */
+export type Protocol = 'socks5' | 'socks4' | 'socks4a' | 'http-connect' | 'http';
+
+/** How the UI, the log and the API name each protocol. */
+export const PROTOCOL_NAMES: Readonly<Record<Protocol, string>> = Object.freeze({
+  socks5: 'SOCKS5',
+  socks4: 'SOCKS4',
+  socks4a: 'SOCKS4a',
+  'http-connect': 'HTTP CONNECT',
+  http: 'HTTP',
+});
+
+export type ProtocolSwitches = Record<ProtocolSwitch, boolean>;
+
+/**
+ * Why a command failed, in no protocol's words: each front door turns it into its own reply
+ * (SOCKS5 REP, SOCKS4 0x5B, an HTTP status).
+ */
+export type FailureKind =
+  | 'general'
+  | 'not-allowed'
+  | 'network-unreachable'
+  | 'host-unreachable'
+  | 'refused'
+  | 'timeout'
+  | 'unsupported-command'
+  | 'unsupported-address';
+
+/**
+ * Name resolution: every address of `host`, in the order to try them. Used by CONNECT, BIND and
+ * UDP ASSOCIATE alike (UDP behind a cache). Rejects (an Error with an errno `code` such as
+ * ENOTFOUND, or a DialError) or resolves with [] when the name has no address.
+ */
+export interface Resolver {
+  resolve(host: string): Promise<string[]>;
+}
+
+/** What a dial belongs to: its sockets are closed with it, and a dial it outlived is abandoned. */
+export interface DialScope {
+  readonly isClosed: boolean;
+  own(handle: Socket): void;
+  onClose(fn: () => void): void;
+}
+
+export interface DialOptions {
+  /** Give up after this long (0 = no deadline): rejects with a DialError of kind 'timeout'. */
+  timeoutMs: number;
+  /** For names (the server's resolver). */
+  resolver: Resolver;
+  scope: DialScope;
+}
+
+/** A connected outbound stream, and the address it reached (after DNS, or as an upstream reported it). */
+export interface Dialed {
+  socket: Socket;
+  remote: Endpoint;
+}
+
+/**
+ * Opens the outbound stream of a CONNECT. The direct dialer (the default) resolves and connects
+ * with a staggered race over the addresses (Happy Eyeballs); rules or an upstream proxy replace
+ * or wrap it. Rejects with a DialError (a FailureKind and a text), or any Error with an errno
+ * `code`, which is mapped the way Dante maps errors.
+ */
+export interface Dialer {
+  dial(target: Destination, options: DialOptions): Promise<Dialed>;
+}
 
 /** Where a session is in its life. */
 export type SessionState =
@@ -36,8 +109,10 @@ export interface Outcome {
     | 'idle-timeout'
     | 'protocol-error'
     | 'error';
-  /** The SOCKS reply code sent, when one was sent (0x00 success … 0x08). */
+  /** The SOCKS reply code sent, when one was sent (SOCKS5 0x00 success … 0x08; SOCKS4 0x5B). */
   reply?: number;
+  /** Why the command failed, in no protocol's words (kind 'reply'). */
+  failure?: FailureKind;
   /** A short human-readable text, e.g. `refused (0x05)`, `auth failed for "alice"`. Never a password. */
   message: string;
 }
@@ -46,6 +121,8 @@ export interface Outcome {
 export interface ConnectionInfo {
   id: number;
   client: Endpoint;
+  /** The front door it came through, once its first bytes told (see PROTOCOL_NAMES). */
+  protocol?: Protocol;
   /** The authenticated username, when auth is on. */
   user?: string;
   command?: Command;
@@ -119,10 +196,16 @@ export interface ServerOptions {
   commands: CommandSwitches;
   logger?: Logger;
   /**
-   * Name resolution for CONNECT targets: all addresses of `host`, in the order to try them.
-   * Default: the OS resolver (dns.lookup, both families). Room for custom DNS and for tests.
+   * Name resolution: all addresses of `host`, in the order to try them. Default: the OS resolver
+   * (dns.lookup, both families). Shorthand for `resolver: { resolve }`; `resolver` wins.
    */
   resolve?: (host: string) => Promise<string[]>;
+  /** Name resolution for CONNECT, BIND and UDP ASSOCIATE (see Resolver). Default: the OS resolver. */
+  resolver?: Resolver;
+  /** Outbound streams for CONNECT (see Dialer). Default: the direct dialer. */
+  dialer?: Dialer;
+  /** Front doors served on the port. Default: all of them. */
+  protocols: ProtocolSwitches;
 }
 
 /** What may be changed on a running server without a restart (applies to new sessions). */
@@ -131,6 +214,7 @@ export type LiveOptions = Partial<
 > & {
   timeouts?: Partial<Timeouts>;
   commands?: Partial<CommandSwitches>;
+  protocols?: Partial<ProtocolSwitches>;
 };
 
 export interface ServerStats {
@@ -153,18 +237,3 @@ export interface ServerEvents {
   /** stop() finished. */
   stopped: [];
 }
-
-export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
-  handshakeMs: 10_000,
-  connectMs: 10_000,
-  idleMs: 0,
-  bindMs: 60_000,
-});
-
-export const DEFAULT_OPTIONS: Omit<ServerOptions, 'users' | 'logger'> = Object.freeze({
-  host: '127.0.0.1',
-  port: 1080,
-  timeouts: DEFAULT_TIMEOUTS,
-  maxConnections: 1024,
-  commands: Object.freeze({ connect: true, bind: true, udpAssociate: true }),
-});

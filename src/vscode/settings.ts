@@ -4,7 +4,7 @@
 // the decisions are unit-testable outside VS Code.
 import { isIP } from 'node:net';
 import type { CommandSwitches, LiveOptions, ServerOptions, Timeouts } from '../engine';
-import { isLoopbackHost, isWildcardHost } from '../engine/loopback';
+import { DEFAULT_OPTIONS, isLoopbackHost, isWildcardHost, listenVerdict } from '../engine';
 
 export const SECTION = 'socks5';
 
@@ -48,14 +48,18 @@ export interface ProxySettings {
   allowUnauthenticatedRemote: boolean;
 }
 
+const seconds = (ms: number): number => ms / 1000;
+const t = DEFAULT_OPTIONS.timeouts;
+
+/** The engine's defaults (../engine/policy), in the settings' units, and the settings' own. */
 export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
-  host: '127.0.0.1',
-  port: 1080,
+  host: DEFAULT_OPTIONS.host,
+  port: DEFAULT_OPTIONS.port,
   autoStart: false,
   users: [],
-  commands: { connect: true, bind: true, udpAssociate: true },
-  timeoutsSeconds: { handshake: 10, connect: 10, idle: 0, bind: 60 },
-  maxConnections: 1024,
+  commands: { ...DEFAULT_OPTIONS.commands },
+  timeoutsSeconds: { handshake: seconds(t.handshakeMs), connect: seconds(t.connectMs), idle: seconds(t.idleMs), bind: seconds(t.bindMs) },
+  maxConnections: DEFAULT_OPTIONS.maxConnections,
   allowUnauthenticatedRemote: false,
 });
 
@@ -132,9 +136,9 @@ export function validateSettings(raw: RawSettings): ValidationResult {
   }
 
   const commands: CommandSwitches = {
-    connect: booleanSetting(raw['commands.connect'], 'commands.connect', true, fail),
-    bind: booleanSetting(raw['commands.bind'], 'commands.bind', true, fail),
-    udpAssociate: booleanSetting(raw['commands.udpAssociate'], 'commands.udpAssociate', true, fail),
+    connect: booleanSetting(raw['commands.connect'], 'commands.connect', DEFAULT_SETTINGS.commands.connect, fail),
+    bind: booleanSetting(raw['commands.bind'], 'commands.bind', DEFAULT_SETTINGS.commands.bind, fail),
+    udpAssociate: booleanSetting(raw['commands.udpAssociate'], 'commands.udpAssociate', DEFAULT_SETTINGS.commands.udpAssociate, fail),
   };
 
   const d = DEFAULT_SETTINGS.timeoutsSeconds;
@@ -158,7 +162,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
   const allowUnauthenticatedRemote = booleanSetting(
     raw.allowUnauthenticatedRemote,
     'allowUnauthenticatedRemote',
-    false,
+    DEFAULT_SETTINGS.allowUnauthenticatedRemote,
     fail,
   );
 
@@ -300,9 +304,9 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
     };
   }
   const warnings: string[] = [];
-  const loopback = isLoopbackHost(settings.host);
-  if (!loopback && users.size === 0) {
-    if (!settings.allowUnauthenticatedRemote) {
+  const verdict = listenVerdict(settings.host, users.size, settings.allowUnauthenticatedRemote);
+  if (verdict !== 'ok') {
+    if (verdict === 'refused') {
       return {
         ok: false,
         fix: 'openSettings',
@@ -332,6 +336,7 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
       timeouts: timeoutsToMs(settings.timeoutsSeconds),
       maxConnections: settings.maxConnections,
       commands: { ...settings.commands },
+      protocols: { ...DEFAULT_OPTIONS.protocols },
     },
   };
 }

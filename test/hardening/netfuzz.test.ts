@@ -11,7 +11,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server, type ConnectionInfo, type Outcome } from '../../src/engine';
-import { parseAuthRequest, parseGreeting, parseRequest, parseUdpHeader } from '../../src/engine/wire';
+import { parseAuthRequest, parseGreeting, parseRequest, parseUdpHeader } from '../../src/engine/protocol/socks5/wire';
 import { close, echoServer, listen } from '../support/net';
 import {
   echoThrough,

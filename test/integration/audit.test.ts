@@ -18,7 +18,7 @@ import {
   type ConnectionInfo,
   type Logger,
 } from '../../src/engine';
-import { parseReply, type Reply } from '../../src/engine/wire';
+import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
 import { RawClient, close as closeServer, connectRequest, echoServer, eventually, listen, neverAccepting, run, startProxy, within, connectErrorCode, WAIT_MS } from '../support/net';
 
 const ROOT = join(__dirname, '..', '..');

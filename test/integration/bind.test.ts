@@ -11,7 +11,7 @@ interface SocksClientEstablishedEvent {
   remoteHost?: SocksRemoteHost;
 }
 import { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, Socks5Server } from '../../src/engine';
-import { parseReply, type Reply } from '../../src/engine/wire';
+import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
 import { RawClient, connectErrorCode, eventually, readN, startProxy, within, WAIT_MS } from '../support/net';
 
 /** Races `p` against a bounded wait. */

@@ -7,7 +7,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Socket } from 'node:net';
 import { SocksClient, type SocksRemoteHost } from 'socks';
 import { DEFAULT_TIMEOUTS, Socks5Server, type ConnectionInfo } from '../../src/engine';
-import { canonicalIp, parseReply, type Reply } from '../../src/engine/wire';
+import { canonicalIp } from '../../src/engine/address';
+import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
 import { RawClient, eventually, run, startProxy, WAIT_MS } from '../support/net';
 
 /** How long a test waits to be sure a datagram is NOT answered (the drop counter is the positive proof). */

@@ -17,7 +17,7 @@ import {
   parseRequest,
   parseUdpHeader,
   type Parse,
-} from '../../src/engine/wire';
+} from '../../src/engine/protocol/socks5/wire';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);

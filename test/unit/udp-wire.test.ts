@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DnsCache } from '../../src/engine/udp';
-import { canonicalIp, encodeUdpHeader, formatIPv6, isUnspecifiedIp, parseUdpHeader } from '../../src/engine/wire';
+import { canonicalIp, formatIPv6, isUnspecifiedIp } from '../../src/engine/address';
+import { DnsCache } from '../../src/engine/net/resolver';
+import { encodeUdpHeader, parseUdpHeader } from '../../src/engine/protocol/socks5/wire';
+import type { Resolver } from '../../src/engine/types';
 
 describe('canonicalIp / isUnspecifiedIp', () => {
   it('gives one spelling per address', () => {
@@ -58,77 +60,84 @@ describe('UDP header (RFC 1928 §7) round trip', () => {
 });
 
 describe('DnsCache', () => {
-  /** A resolver that answers by hand, counting calls. */
+  /** A resolver that answers by hand (answer() settles what was asked, then lets callbacks run), counting calls. */
   function fakeResolver() {
     const calls: string[] = [];
     const pending: Array<() => void> = [];
-    const table: Record<string, [string, number] | undefined> = { 'a.test': ['10.0.0.1', 4], 'b.test': ['fd00::1', 6] };
-    const lookupFn = (n: string, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => {
-      calls.push(n);
-      pending.push(() => {
-        const hit = table[n];
-        if (hit) cb(null, hit[0], hit[1]);
-        else cb(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }), '', 0);
-      });
+    const table: Record<string, string | undefined> = { 'a.test': '10.0.0.1', 'b.test': 'fd00::1' };
+    const resolver: Resolver = {
+      resolve: (n) =>
+        new Promise<string[]>((resolve, reject) => {
+          calls.push(n);
+          pending.push(() => {
+            const hit = table[n];
+            if (hit) resolve([hit, '10.9.9.9']);
+            else reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }));
+          });
+        }),
     };
-    return { calls, lookupFn, answer: () => pending.splice(0).forEach((f) => f()) };
+    const answer = async (): Promise<void> => {
+      pending.splice(0).forEach((f) => f());
+      await new Promise((r) => setImmediate(r));
+    };
+    return { calls, resolver, answer };
   }
 
-  it('looks a hot name up once; concurrent misses share the lookup', () => {
+  it('looks a hot name up once; concurrent misses share the lookup', async () => {
     const r = fakeResolver();
-    const cache = new DnsCache(30_000, 5_000, 16, 64, r.lookupFn);
+    const cache = new DnsCache(r.resolver, 30_000, 5_000, 16, 64);
     const got: unknown[] = [];
     assert.equal(cache.get('a.test'), undefined);
     for (let i = 0; i < 10; i++) cache.resolve('a.test', (x) => got.push(x));
     assert.deepEqual(r.calls, ['a.test']);
-    r.answer();
+    await r.answer();
     assert.equal(got.length, 10);
     for (const x of got) assert.deepEqual(x, { address: '10.0.0.1', family: 4 });
     for (let i = 0; i < 1000; i++) assert.deepEqual(cache.get('a.test'), { address: '10.0.0.1', family: 4 });
     assert.deepEqual(r.calls, ['a.test'], 'no further lookups while fresh');
   });
 
-  it('remembers failures (negative caching) and reports IPv6 answers as family 6', () => {
+  it('remembers failures (negative caching) and reports IPv6 answers as family 6', async () => {
     const r = fakeResolver();
-    const cache = new DnsCache(30_000, 5_000, 16, 64, r.lookupFn);
+    const cache = new DnsCache(r.resolver, 30_000, 5_000, 16, 64);
     let bad: unknown = 'unset';
     cache.resolve('nope.test', (x) => (bad = x));
     cache.resolve('b.test', () => {});
-    r.answer();
+    await r.answer();
     assert.equal(bad, null);
     assert.equal(cache.get('nope.test'), null);
     assert.deepEqual(cache.get('b.test'), { address: 'fd00::1', family: 6 });
   });
 
-  it('expires entries after the TTL', () => {
+  it('expires entries after the TTL', async () => {
     const r = fakeResolver();
-    const cache = new DnsCache(0, 0, 16, 64, r.lookupFn); // TTL 0: stale at once
+    const cache = new DnsCache(r.resolver, 0, 0, 16, 64); // TTL 0: stale at once
     cache.resolve('a.test', () => {});
-    r.answer();
+    await r.answer();
     assert.equal(cache.get('a.test'), undefined);
     cache.resolve('a.test', () => {});
     assert.equal(r.calls.length, 2);
   });
 
-  it('is bounded: the oldest entry goes first', () => {
+  it('is bounded: the oldest entry goes first', async () => {
     const r = fakeResolver();
-    const cache = new DnsCache(30_000, 30_000, 3, 64, r.lookupFn);
+    const cache = new DnsCache(r.resolver, 30_000, 30_000, 3, 64);
     for (const n of ['n1', 'n2', 'n3', 'n4', 'n5']) cache.resolve(n, () => {});
-    r.answer();
+    await r.answer();
     assert.equal(cache.size, 3);
     assert.equal(cache.get('n1'), undefined);
     assert.equal(cache.get('n2'), undefined);
     assert.equal(cache.get('n5'), null);
   });
 
-  it('bounds the datagrams waiting for one lookup', () => {
+  it('bounds the datagrams waiting for one lookup', async () => {
     const r = fakeResolver();
-    const cache = new DnsCache(30_000, 5_000, 16, 4, r.lookupFn);
+    const cache = new DnsCache(r.resolver, 30_000, 5_000, 16, 4);
     const results: unknown[] = [];
     for (let i = 0; i < 10; i++) cache.resolve('a.test', (x) => results.push(x));
     assert.equal(results.length, 6, 'beyond 4 waiting, the rest are answered "unresolved" at once');
     assert.ok(results.every((x) => x === null));
-    r.answer();
+    await r.answer();
     assert.equal(results.filter((x) => x !== null).length, 4);
   });
 });

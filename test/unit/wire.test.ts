@@ -1,23 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserTable } from '../../src/engine/auth';
-import { replyForError, replyText } from '../../src/engine/replies';
+import { failureForError } from '../../src/engine/commands/context';
+import { REP_FOR_FAILURE, replyText } from '../../src/engine/protocol/socks5/replies';
+
+/** An errno → the SOCKS5 reply a CONNECT that met it sends. */
+const replyForError = (err: unknown): number => REP_FOR_FAILURE[failureForError(err)];
 import {
   encodeAddress,
   encodeAuthStatus,
   encodeMethodSelection,
   encodeReply,
   encodeUdpHeader,
-  formatHostPort,
-  formatIPv6,
   parseAuthRequest,
   parseGreeting,
   parseReply,
   parseRequest,
   parseUdpHeader,
-  writeIPv6,
   type Parse,
-} from '../../src/engine/wire';
+} from '../../src/engine/protocol/socks5/wire';
+import { formatHostPort, formatIPv6, writeIPv6 } from '../../src/engine/address';
 
 const greeting = Buffer.from([0x05, 0x02, 0x00, 0x02]);
 const auth = Buffer.from([0x01, 0x05, ...Buffer.from('alice'), 0x06, ...Buffer.from('s3cret')]);

@@ -13,30 +13,29 @@
 //   session and closes the listener at once. Bytes it sends while waiting are held (up to
 //   MAX_EARLY_BYTES, then it is paused) and delivered to the peer first.
 
-import { lookup } from 'node:dns';
 import { createServer, type Socket } from 'node:net';
-import { relay } from './relay';
-import { replyForError } from './replies';
-import type { Session } from './session';
-import type { Endpoint } from './types';
-import { canonicalIp, formatHostPort, isUnspecifiedIp, REP, toIPv4, type Request } from './wire';
+import { canonicalIp, formatHostPort, isUnspecifiedIp, toIPv4 } from '../address';
+import { relay } from '../relay';
+import type { Endpoint } from '../types';
+import { failureForError, type CommandContext } from './context';
 
 /** Bytes the client may send before its peer arrives; beyond this the client is paused. */
 const MAX_EARLY_BYTES = 64 * 1024;
 
-export function handleBind(session: Session, req: Request): void {
+export function handleBind(session: CommandContext): void {
+  const req = session.destination;
   const { slots, maxPendingBinds } = session.config;
   const release = slots.take('pendingBinds', maxPendingBinds);
   if (!release) {
     session.logger.warn(`${session.tag} BIND refused: ${maxPendingBinds} BINDs already waiting for a peer (maxPendingBinds)`);
-    return session.fail(REP.GENERAL_FAILURE, `BIND: ${maxPendingBinds} already waiting (maxPendingBinds)`);
+    return session.fail('general', `BIND: ${maxPendingBinds} already waiting (maxPendingBinds)`);
   }
   void session.closed.then(release);
   const bindMs = session.config.timeouts.bindMs;
   let timer: NodeJS.Timeout | undefined;
   if (bindMs > 0) {
     timer = setTimeout(
-      () => session.fail(REP.TTL_EXPIRED, `BIND: no peer connected within ${formatSeconds(bindMs)}`),
+      () => session.fail('timeout', `BIND: no peer connected within ${formatSeconds(bindMs)}`),
       bindMs,
     );
     session.onClose(() => clearTimeout(timer));
@@ -44,27 +43,28 @@ export function handleBind(session: Session, req: Request): void {
   const stopTimer = () => clearTimeout(timer);
 
   if (req.type === 'domain') {
-    lookup(req.host, { all: true }, (err, addresses) => {
+    const failed = (err: unknown): void => {
       if (session.isClosed) return;
-      if (err || addresses.length === 0) {
-        stopTimer();
-        session.fail(replyForError(err ?? 'ENOTFOUND'), `BIND: cannot resolve ${req.host}`);
-        return;
-      }
+      stopTimer();
+      session.fail(failureForError(err), `BIND: cannot resolve ${req.host}`);
+    };
+    session.config.resolver.resolve(req.host).then((addresses) => {
+      if (session.isClosed) return;
+      if (addresses.length === 0) return failed('ENOTFOUND');
       const allowed = new Set<string>();
-      for (const a of addresses) allowed.add(canonicalIp(a.address) ?? a.address);
+      for (const a of addresses) allowed.add(canonicalIp(a) ?? a);
       listen(session, allowed, stopTimer, release);
-    });
+    }, failed);
     return;
   }
   const allowed = isUnspecifiedIp(req.host) ? undefined : new Set([canonicalIp(req.host) ?? req.host]);
   listen(session, allowed, stopTimer, release);
 }
 
-function listen(session: Session, allowed: ReadonlySet<string> | undefined, stopTimer: () => void, release: () => void): void {
+function listen(session: CommandContext, allowed: ReadonlySet<string> | undefined, stopTimer: () => void, release: () => void): void {
   const client = session.client;
   const raw = client.localAddress;
-  if (!raw) return session.fail(REP.GENERAL_FAILURE, 'BIND: control connection has no local address');
+  if (!raw) return session.fail('general', 'BIND: control connection has no local address');
   const local = toIPv4(raw) ?? raw;
 
   let peerAccepted = false;
@@ -95,8 +95,8 @@ function listen(session: Session, allowed: ReadonlySet<string> | undefined, stop
   });
 
   // Bytes and FIN from the client while it waits for the peer.
-  const early: Buffer[] = session.pending.length > 0 ? [session.pending] : [];
-  session.pending = Buffer.alloc(0);
+  const pending = session.takePending();
+  const early: Buffer[] = pending.length > 0 ? [pending] : [];
   let earlyBytes = early.reduce((n, b) => n + b.length, 0);
   const onData = (chunk: Buffer) => {
     early.push(chunk);
@@ -114,7 +114,7 @@ function listen(session: Session, allowed: ReadonlySet<string> | undefined, stop
 
   const onListenError = (err: Error) => {
     stopTimer();
-    session.fail(REP.GENERAL_FAILURE, `BIND: cannot listen on ${formatHostPort(local, 0)}: ${err.message}`);
+    session.fail('general', `BIND: cannot listen on ${formatHostPort(local, 0)}: ${err.message}`);
   };
   listener.once('error', onListenError);
   listener.listen({ host: local, port: 0, exclusive: true }, () => {
@@ -131,7 +131,7 @@ function listen(session: Session, allowed: ReadonlySet<string> | undefined, stop
     const a = listener.address();
     const bound: Endpoint = a && typeof a === 'object' ? { host: a.address, port: a.port } : { host: local, port: 0 };
     session.update({ state: 'bind-waiting', bound });
-    session.replySuccess(bound);
+    session.succeed(bound);
     session.logger.debug(`${session.tag} BIND listening on ${formatHostPort(bound.host, bound.port)}`);
     client.on('data', onData);
     client.on('end', onEnd);
@@ -139,7 +139,7 @@ function listen(session: Session, allowed: ReadonlySet<string> | undefined, stop
   });
 }
 
-function established(session: Session, peer: Socket, early: Buffer): void {
+function established(session: CommandContext, peer: Socket, early: Buffer): void {
   const client = session.client;
   session.own(peer);
   peer.setNoDelay(true);
@@ -149,11 +149,10 @@ function established(session: Session, peer: Socket, early: Buffer): void {
     if (!hadError && !client.writableEnded) client.end();
   });
   const remote: Endpoint = { host: peer.remoteAddress ?? '?', port: peer.remotePort ?? 0 };
-  session.pending = early; // relay() forwards it first
   session.update({ state: 'established', remote, upstream: peer });
-  session.replySuccess(remote); // the second reply: who connected
+  session.succeed(remote); // the second reply: who connected
   session.logger.debug(`${session.tag} BIND peer ${formatHostPort(remote.host, remote.port)} connected`);
-  relay(session, peer);
+  relay(session, peer, early); // what the client sent meanwhile goes first
 }
 
 function formatSeconds(ms: number): string {

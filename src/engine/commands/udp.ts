@@ -20,27 +20,21 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket, type SocketOptions } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { isIP, isIPv6 } from 'node:net';
-import type { DatagramCounters, Session } from './session';
-import type { Endpoint } from './types';
-import {
-  canonicalIp,
-  encodeUdpHeader,
-  formatHostPort,
-  isUnspecifiedIp,
-  parseUdpHeader,
-  REP,
-  toIPv4,
-  type Request,
-} from './wire';
+import { canonicalIp, formatHostPort, isUnspecifiedIp, toIPv4 } from '../address';
+import { DnsCache } from '../net/resolver';
+import { encodeUdpHeader, parseUdpHeader } from '../protocol/socks5/wire';
+import type { Endpoint, Resolver } from '../types';
+import type { CommandContext, DatagramCounters } from './context';
 
-export function handleUdpAssociate(session: Session, req: Request): void {
+export function handleUdpAssociate(session: CommandContext): void {
+  const req = session.destination;
   const client = session.client;
   const rawLocal = client.localAddress;
   const clientIp = canonicalIp(client.remoteAddress ?? '');
-  if (!rawLocal || !clientIp) return session.fail(REP.GENERAL_FAILURE, 'UDP ASSOCIATE: control connection has no address');
+  if (!rawLocal || !clientIp) return session.fail('general', 'UDP ASSOCIATE: control connection has no address');
   if (req.type !== 'domain' && !isUnspecifiedIp(req.host) && canonicalIp(req.host) !== clientIp) {
     return session.fail(
-      REP.NOT_ALLOWED,
+      'not-allowed',
       `UDP ASSOCIATE: the client may only send from its own address ${clientIp}, not ${req.host}`,
     );
   }
@@ -48,14 +42,14 @@ export function handleUdpAssociate(session: Session, req: Request): void {
   const release = slots.take('udpAssociations', maxUdpAssociations);
   if (!release) {
     session.logger.warn(`${session.tag} UDP ASSOCIATE refused: ${maxUdpAssociations} associations already open (maxUdpAssociations)`);
-    return session.fail(REP.GENERAL_FAILURE, `UDP ASSOCIATE: ${maxUdpAssociations} already open (maxUdpAssociations)`);
+    return session.fail('general', `UDP ASSOCIATE: ${maxUdpAssociations} already open (maxUdpAssociations)`);
   }
   void session.closed.then(release);
   const local = toIPv4(rawLocal) ?? rawLocal;
   const relaySocket = createSocket({ type: isIPv6(local) ? 'udp6' : 'udp4', lookup: ipLookup });
   session.own(relaySocket);
   const onBindError = (err: Error) =>
-    session.fail(REP.GENERAL_FAILURE, `UDP ASSOCIATE: cannot bind ${formatHostPort(local, 0)}: ${err.message}`);
+    session.fail('general', `UDP ASSOCIATE: cannot bind ${formatHostPort(local, 0)}: ${err.message}`);
   relaySocket.once('error', onBindError);
   relaySocket.bind({ address: local, port: 0 }, () => {
     relaySocket.removeListener('error', onBindError);
@@ -63,16 +57,16 @@ export function handleUdpAssociate(session: Session, req: Request): void {
     const a = relaySocket.address();
     const bound: Endpoint = { host: a.address, port: a.port };
     const counters: DatagramCounters = { bytesUp: 0, bytesDown: 0, datagramsUp: 0, datagramsDown: 0, datagramsDropped: 0 };
-    const association = new Association(session, relaySocket, clientIp, req.port === 0 ? undefined : req.port, counters);
+    const association = new Association(session, relaySocket, clientIp, req.port === 0 ? undefined : req.port, counters, dnsCacheFor(session.config.resolver));
     session.update({ state: 'established', bound, datagrams: counters });
-    session.replySuccess(bound);
+    session.succeed(bound);
     session.logger.debug(
       `${session.tag} UDP ASSOCIATE relay on ${formatHostPort(bound.host, bound.port)} for ` +
         `${formatHostPort(clientIp, req.port)}${req.port === 0 ? ' (port: first datagram)' : ''}`,
     );
     association.start();
     // The control connection carries nothing more, but its end is the association's end.
-    session.pending = Buffer.alloc(0);
+    session.takePending();
     client.on('data', discard);
     client.on('end', () => session.close({ kind: 'closed-by-client', message: 'control connection closed' }));
     client.resume();
@@ -131,11 +125,12 @@ class Association {
   private logged = 0;
 
   constructor(
-    private readonly session: Session,
+    private readonly session: CommandContext,
     private readonly relay: UdpSocket,
     private readonly clientIp: string,
     pinnedPort: number | undefined,
     private readonly counters: DatagramCounters,
+    private readonly dns: DnsCache,
   ) {
     this.clientPort = pinnedPort;
   }
@@ -166,11 +161,11 @@ class Association {
     this.clientPort = rinfo.port;
     const data = msg.subarray(h.dataOffset);
     if (h.type === 'domain') {
-      const hit = dnsCache.get(h.host);
+      const hit = this.dns.get(h.host);
       if (hit === null) return this.drop(Drop.Unresolved, h.host);
       if (hit !== undefined) return this.send(hit.family, data, h.port, hit.address);
       const port = h.port;
-      dnsCache.resolve(h.host, (r) => {
+      this.dns.resolve(h.host, (r) => {
         if (this.session.isClosed) return;
         if (!r) return this.drop(Drop.Unresolved, h.host);
         this.send(r.family, data, port, r.address);
@@ -275,62 +270,13 @@ class Association {
 
 // --- DNS for domain destinations ---------------------------------------------------------------
 
-export interface Resolved {
-  address: string;
-  family: 4 | 6;
-}
-
-type LookupFn = (name: string, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void;
-
 /**
- * A small resolver cache shared by every association: a hot name is looked up once per `ttlMs`,
- * not per datagram. Failures are remembered for `negativeTtlMs`. Concurrent misses for one name
- * share one lookup (at most `maxWaiters` datagrams wait for it; more are dropped). Bounded size:
- * the oldest entry goes first.
+ * One cache per resolver, shared by every association using it (a server's resolver lives as long
+ * as the server's options): a hot name is resolved once per TTL, not per datagram.
  */
-export class DnsCache {
-  private readonly entries = new Map<string, { value: Resolved | null; expires: number }>();
-  private readonly inflight = new Map<string, Array<(r: Resolved | null) => void>>();
-
-  constructor(
-    private readonly ttlMs = 30_000,
-    private readonly negativeTtlMs = 5_000,
-    private readonly maxEntries = 512,
-    private readonly maxWaiters = 64,
-    private readonly lookupFn: LookupFn = (name, cb) => lookup(name, cb),
-  ) {}
-
-  /** A fresh cached answer (null = known not to resolve), or undefined: call resolve(). */
-  get(name: string): Resolved | null | undefined {
-    const e = this.entries.get(name);
-    if (e === undefined) return undefined;
-    if (e.expires > Date.now()) return e.value;
-    this.entries.delete(name);
-    return undefined;
-  }
-
-  /** Resolves `name` (one lookup for concurrent callers); `cb(null)` when it does not resolve. */
-  resolve(name: string, cb: (r: Resolved | null) => void): void {
-    const waiting = this.inflight.get(name);
-    if (waiting) {
-      if (waiting.length < this.maxWaiters) waiting.push(cb);
-      else cb(null);
-      return;
-    }
-    this.inflight.set(name, [cb]);
-    this.lookupFn(name, (err, address, family) => {
-      const value: Resolved | null = err || !address ? null : { address, family: family === 6 ? 6 : 4 };
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(name, { value, expires: Date.now() + (value ? this.ttlMs : this.negativeTtlMs) });
-      const callbacks = this.inflight.get(name) ?? [];
-      this.inflight.delete(name);
-      for (const f of callbacks) f(value);
-    });
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
+const caches = new WeakMap<Resolver, DnsCache>();
+function dnsCacheFor(resolver: Resolver): DnsCache {
+  let c = caches.get(resolver);
+  if (c === undefined) caches.set(resolver, (c = new DnsCache(resolver)));
+  return c;
 }
-
-export const dnsCache = new DnsCache();
