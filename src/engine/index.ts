@@ -7,6 +7,6 @@ export { replyText } from './protocol/socks5/replies';
 export { isLoopbackHost, isWildcardHost } from './loopback';
 export { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, listenVerdict, type ListenVerdict } from './policy';
 // Seams for rules and an upstream proxy (ServerOptions.resolver / .dialer).
-export { systemResolver, DnsCache } from './net/resolver';
+export { systemResolver } from './net/resolver';
 export { directDialer } from './net/dialer';
 export { DialError, failureForError, type CommandContext, type CommandRegistry } from './commands/context';
