@@ -2,7 +2,7 @@
 // compares. IPv4-mapped IPv6 (::ffff:a.b.c.d, however spelt) is the IPv4 address, on both sides
 // (a rule and the address it is checked against), so `deny 10.0.0.0/8` also catches ::ffff:10.0.0.1.
 
-import { canonicalIp, writeIPv6 } from '../wire';
+import { canonicalIp, writeIPv6 } from '../address';
 
 export type Ip = { v: 4; n: number } | { v: 6; n: bigint };
 
