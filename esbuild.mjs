@@ -37,7 +37,8 @@ const common = {
   sourcesContent: false,
   logLevel: watch ? 'silent' : 'warning',
   plugins: watch ? [problemMatcherPlugin] : [],
-  define: { __VERSION__: JSON.stringify(pkg.version) },
+  // The CLI's command name is its `bin` name in package.json (also its npm package's name).
+  define: { __VERSION__: JSON.stringify(pkg.version), __CLI_NAME__: JSON.stringify(Object.keys(pkg.bin)[0]) },
 };
 
 const targets = [

@@ -19,8 +19,10 @@ import {
 } from './engine';
 
 declare const __VERSION__: string | undefined;
+/** The command's name: package.json's `bin` name, set by esbuild.mjs. */
+declare const __CLI_NAME__: string | undefined;
 
-const NAME = 'socks5-proxy';
+const NAME = typeof __CLI_NAME__ === 'string' ? __CLI_NAME__ : 'cli';
 const T = DEFAULT_OPTIONS.timeouts;
 const s = (ms: number): number => ms / 1000;
 

@@ -37,8 +37,9 @@ NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 # ripgrep: stands in for @vscode/ripgrep's binary (its postinstall downloads from GitHub).
 # libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config python3 make g++: code-server's native modules.
 # fonts: readable screenshots.
+# systemd: systemd-analyze verify for docs/socks5-proxy-cli.service (test/integration/package.test.ts).
 PKGS=(chromium curl ca-certificates python3 python3-socks ripgrep make g++ pkg-config
-      libkrb5-dev libxkbfile-dev libsecret-1-dev fonts-liberation fonts-dejavu-core procps)
+      libkrb5-dev libxkbfile-dev libsecret-1-dev fonts-liberation fonts-dejavu-core procps systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

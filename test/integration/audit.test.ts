@@ -856,7 +856,7 @@ describe('audit: CLI', () => {
     for (const args of [['--frobnicate'], ['--port', 'x'], ['--host', '0.0.0.0', '--port', '0'], ['--user', 'a']]) {
       const r = await run(process.execPath, [cli, ...args], 15_000, { ...process.env, SOCKS5_PASSWORD: '' });
       assert.notEqual(r.code, 0, args.join(' '));
-      assert.match(r.stderr, /^socks5-proxy: [^\n]+\n$/, `${args.join(' ')}: ${JSON.stringify(r.stderr)}`);
+      assert.match(r.stderr, /^socks5-proxy-cli: [^\n]+\n$/, `${args.join(' ')}: ${JSON.stringify(r.stderr)}`);
       assert.equal(r.stdout, '');
     }
   });

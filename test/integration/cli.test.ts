@@ -108,7 +108,7 @@ describe('CLI (dist/cli.js)', () => {
       const code = await stopped(r);
       assert.notEqual(code, 0);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, new RegExp(`^socks5-proxy: Port ${held} is already in use on 127\\.0\\.0\\.1\\n$`));
+      assert.match(r.stderr, new RegExp(`^socks5-proxy-cli: Port ${held} is already in use on 127\\.0\\.0\\.1\\n$`));
     } finally {
       await close(holder);
     }
@@ -119,7 +119,7 @@ describe('CLI (dist/cli.js)', () => {
       const r = start(args);
       children.push(r);
       assert.equal(await stopped(r), 2, args.join(' '));
-      assert.match(r.stderr, /^socks5-proxy: /);
+      assert.match(r.stderr, /^socks5-proxy-cli: /);
       assert.equal(r.stdout, '');
     }
   });
@@ -127,17 +127,17 @@ describe('CLI (dist/cli.js)', () => {
   it("a newcomer's mistakes: each gets its own one-line message, exit 2, nothing listens", async () => {
     const cases: Array<[string[], RegExp]> = [
       // Checked before the no-auth refusal: the host is the mistake, not the missing --user.
-      [['--host', 'not-an-ip'], /^socks5-proxy: invalid host "not-an-ip"/],
-      [['--host', 'not-an-ip', '--allow-unauthenticated-remote'], /^socks5-proxy: invalid host "not-an-ip"/],
-      [['--host', '999.1.1.1'], /^socks5-proxy: invalid host "999\.1\.1\.1"/],
-      [['--user', 'alice', '--password', 'a', '--user', 'alice', '--password', 'b'], /^socks5-proxy: user "alice" is given twice/],
-      [['-v', '-q'], /^socks5-proxy: --verbose and --quiet cannot be used together/],
-      [['--quiet', '--verbose'], /^socks5-proxy: --verbose and --quiet cannot be used together/],
-      [['--port', '-1'], /^socks5-proxy: --port must be 0\.\.65535, got "-1"/],
-      [['--port=-1'], /^socks5-proxy: --port must be 0\.\.65535, got "-1"/],
-      [['--port', '65536'], /^socks5-proxy: --port must be 0\.\.65535, got "65536"/],
-      [['--idle-timeout', '-5'], /^socks5-proxy: --idle-timeout must be a number of seconds ≥ 0 \(0 = no limit\), got "-5"/],
-      [['--max-connections', '-2'], /^socks5-proxy: --max-connections must be a whole number ≥ 1, got "-2"/],
+      [['--host', 'not-an-ip'], /^socks5-proxy-cli: invalid host "not-an-ip"/],
+      [['--host', 'not-an-ip', '--allow-unauthenticated-remote'], /^socks5-proxy-cli: invalid host "not-an-ip"/],
+      [['--host', '999.1.1.1'], /^socks5-proxy-cli: invalid host "999\.1\.1\.1"/],
+      [['--user', 'alice', '--password', 'a', '--user', 'alice', '--password', 'b'], /^socks5-proxy-cli: user "alice" is given twice/],
+      [['-v', '-q'], /^socks5-proxy-cli: --verbose and --quiet cannot be used together/],
+      [['--quiet', '--verbose'], /^socks5-proxy-cli: --verbose and --quiet cannot be used together/],
+      [['--port', '-1'], /^socks5-proxy-cli: --port must be 0\.\.65535, got "-1"/],
+      [['--port=-1'], /^socks5-proxy-cli: --port must be 0\.\.65535, got "-1"/],
+      [['--port', '65536'], /^socks5-proxy-cli: --port must be 0\.\.65535, got "65536"/],
+      [['--idle-timeout', '-5'], /^socks5-proxy-cli: --idle-timeout must be a number of seconds ≥ 0 \(0 = no limit\), got "-5"/],
+      [['--max-connections', '-2'], /^socks5-proxy-cli: --max-connections must be a whole number ≥ 1, got "-2"/],
     ];
     for (const [args, message] of cases) {
       const r = start(args);
@@ -244,7 +244,7 @@ describe('CLI (dist/cli.js)', () => {
   it('--help and --version', async () => {
     const h = await run(process.execPath, [CLI, '--help']);
     assert.equal(h.code, 0);
-    assert.match(h.stdout, /Usage: socks5-proxy/);
+    assert.match(h.stdout, /Usage: socks5-proxy-cli \[options\]/);
     const v = await run(process.execPath, [CLI, '--version']);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
