@@ -14,6 +14,7 @@
  *              dir=down|up streams=N conc=N hosts=H1,H2 size=N count=N parallel=N inflight=N
  *              warm=MS measure=MS
  * SOCKS5 as a client: no authentication, CONNECT / UDP ASSOCIATE to IPv4, waiting for each reply.
+ * via=http: HTTP CONNECT instead (`CONNECT ip:port HTTP/1.1`, waiting for a 2xx answer's head).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -285,11 +286,11 @@ static const char *opt(int argc, char **argv, const char *key, const char *def) 
   return def;
 }
 
-enum { S_CONNECTING, S_METHOD, S_REPLY, S_DATA };
+enum { S_CONNECTING, S_METHOD, S_REPLY, S_HTTP, S_DATA };
 struct conn {
   unsigned char state, used, done;
   unsigned short hslen;
-  unsigned char hs[32];
+  unsigned char hs[256];
   struct sockaddr_in dest;
   int got;
   int slot;
@@ -300,6 +301,7 @@ static struct conn *conns;
 static int mode_tput, mode_connrate, mode_rtt, mode_idle;
 static int up;
 static int have_proxy;
+static int via_http;
 static struct sockaddr_in proxy;
 static int size = 64;
 static long long moved, completed, errors, opened;
@@ -363,6 +365,27 @@ static void handshake(int fd, unsigned char *p, long n) {
   }
   memcpy(c->hs + c->hslen, p, n);
   c->hslen += n;
+  if (c->state == S_HTTP) {
+    unsigned char *end = memmem(c->hs, c->hslen, "\r\n\r\n", 4);
+    if (!end) {
+      if (c->hslen == sizeof c->hs) on_fail(fd);
+      return;
+    }
+    /* "HTTP/1.x 2xx" */
+    if (c->hslen < 12 || memcmp(c->hs, "HTTP/1.", 7) != 0 || c->hs[9] != '2') {
+      on_fail(fd);
+      return;
+    }
+    int len = (int)(end - c->hs) + 4;
+    int rest = c->hslen - len;
+    unsigned char tmp[sizeof c->hs];
+    memcpy(tmp, c->hs + len, rest);
+    c->hslen = 0;
+    c->state = S_DATA;
+    on_ready(fd);
+    if (rest > 0 && conns[fd].used) on_data(fd, tmp, rest);
+    return;
+  }
   if (c->state == S_METHOD) {
     if (c->hslen < 2) return;
     if (c->hs[0] != 5 || c->hs[1] != 0) {
@@ -484,7 +507,15 @@ static void client_event(int fd, uint32_t e) {
       on_fail(fd);
       return;
     }
-    if (have_proxy) {
+    if (have_proxy && via_http) {
+      c->state = S_HTTP;
+      ep_mod(fd, EPOLLIN | EPOLLRDHUP);
+      char ip[INET_ADDRSTRLEN], req[128];
+      inet_ntop(AF_INET, &c->dest.sin_addr, ip, sizeof ip);
+      int port = ntohs(c->dest.sin_port);
+      int len = snprintf(req, sizeof req, "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n", ip, port, ip, port);
+      if (write(fd, req, len) != len) on_fail(fd);
+    } else if (have_proxy) {
       c->state = S_METHOD;
       ep_mod(fd, EPOLLIN | EPOLLRDHUP);
       if (write(fd, "\x05\x01\x00", 3) != 3) on_fail(fd);
@@ -500,6 +531,7 @@ static void client_event(int fd, uint32_t e) {
          the reply is relayed data and goes to on_data. */
       long want = BUFSZ;
       if (c->state == S_METHOD) want = 2 - c->hslen;
+      else if (c->state == S_HTTP) want = sizeof c->hs - c->hslen;
       else if (c->state == S_REPLY) {
         if (c->hslen < 5) want = 5 - c->hslen;
         else want = (c->hs[3] == 1 ? 10 : c->hs[3] == 4 ? 22 : 7 + c->hs[4]) - c->hslen;
@@ -661,6 +693,7 @@ static int client(int argc, char **argv) {
   const char *px = opt(argc, argv, "proxy", "none");
   have_proxy = strcmp(px, "none") != 0;
   if (have_proxy) proxy = addr_of(px);
+  via_http = strcmp(opt(argc, argv, "via", "socks5"), "http") == 0;
   size = atoi(opt(argc, argv, "size", "64"));
   memset(wbuf, 'b', BUFSZ);
   lat = malloc(sizeof(double) * latcap);

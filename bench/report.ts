@@ -62,7 +62,7 @@ export interface ExtensionFigures {
 
 interface Input {
   metrics: Metric[];
-  contenders: { name: string; label: string }[];
+  contenders: { name: string; label: string; socks5?: boolean; httpConnect?: boolean }[];
   runs: Runs;
   /** na[metricId][contender] = why there is no figure ("none": the server has no such feature). */
   na: Record<string, Record<string, string>>;
@@ -101,6 +101,17 @@ const ROWS: Row[] = [
   { metric: 'udp32', label: 'UDP packets/s, 32 in flight', unit: '/s', get: (r) => r.rate },
 ];
 
+/** The HTTP CONNECT rows (issue 12): their own section, with their own peers (tinyproxy, proxy-chain). */
+export const HTTP_METRICS = ['hdown1', 'hconn'];
+const HTTP_ROWS: Row[] = [
+  { metric: 'hdown1', label: 'HTTP CONNECT 1-stream download', unit: 'MiB/s', get: (r) => r.rate / MiB },
+  { metric: 'down1', label: 'SOCKS5 1-stream download (same run, for comparison)', unit: 'MiB/s', get: (r) => r.rate / MiB },
+  { metric: 'hconn', label: 'HTTP CONNECT connections/s (64 concurrent clients)', unit: '/s', get: (r) => r.rate },
+  { metric: 'hconn', label: 'HTTP CONNECT proxy CPU per connection', unit: 'µs', get: (r) => r.proxyCpuPerConnUs, lowerIsBetter: true, proxyOnly: true },
+];
+export const HTTP_SECTION_START = '<!-- bench: HTTP CONNECT section (bench/run.ts --only hdown1,hconn rewrites it in place) -->';
+export const HTTP_SECTION_END = '<!-- bench: end of HTTP CONNECT section -->';
+
 interface Stat {
   median: number;
   min: number;
@@ -138,8 +149,10 @@ export function render(input: Input): { markdown: string; svg: string } {
   const med = (row: Row, name: string): number | undefined => cell(row, name)?.median;
   const missing = (row: Row, name: string): string =>
     row.proxyOnly && name === 'direct' ? '' : na[row.metric]?.[name] ?? 'failed';
-  const names = contenders.map((c) => c.name);
+  // HTTP-only peers have no SOCKS5 figures: they appear in the HTTP CONNECT section only.
+  const names = contenders.filter((c) => c.socks5 !== false).map((c) => c.name);
   const label = (n: string): string => contenders.find((c) => c.name === n)?.label ?? n;
+  const socksMetrics = input.metrics.filter((m) => !HTTP_METRICS.includes(m.id));
   const peers = names.filter((n) => n !== 'direct' && n !== 'ours');
 
   const md: string[] = [];
@@ -182,7 +195,7 @@ export function render(input: Input): { markdown: string; svg: string } {
   md.push('');
   // Runs that failed, or that succeeded with some connections refused, are listed: a median hides them.
   const notes: string[] = [];
-  for (const m of input.metrics) {
+  for (const m of socksMetrics) {
     for (const n of names) {
       const rs = runs[m.id]?.[n] ?? [];
       const bad = rs.filter((r) => !r.ok || r.error);
@@ -280,7 +293,7 @@ export function render(input: Input): { markdown: string; svg: string } {
       'reach with no proxy in between: the ceiling every proxy is measured against.',
   );
   md.push('');
-  const cpuMetrics = input.metrics.filter((m) => m.id !== 'idle');
+  const cpuMetrics = socksMetrics.filter((m) => m.id !== 'idle');
   md.push(`| run | ${names.map(label).join(' | ')} |`);
   md.push(`|---|${names.map(() => '---:').join('|')}|`);
   for (const m of cpuMetrics) {
@@ -293,6 +306,8 @@ export function render(input: Input): { markdown: string; svg: string } {
     md.push(`| ${m.title} | ${cells.join(' | ')} |`);
   }
   md.push('');
+
+  if (input.metrics.some((m) => HTTP_METRICS.includes(m.id))) md.push(renderHttp(input), '');
 
   md.push('## Reading the numbers');
   md.push('');
@@ -325,6 +340,84 @@ export function render(input: Input): { markdown: string; svg: string } {
   return { markdown: md.join('\n'), svg: chart(input, rows, med) };
 }
 
+// ------------------------------------------------------------------------------ HTTP CONNECT
+
+/**
+ * The HTTP CONNECT section: this project's HTTP door beside tinyproxy and proxy-chain, with this
+ * project's SOCKS5 download from the same run. Between markers, so that a run of these rows alone
+ * (`--only hdown1,hconn`) replaces it in docs/benchmarks.md and leaves the rest as it was.
+ */
+export function renderHttp(input: Input): string {
+  const { runs, contenders, na, env } = input;
+  const names = contenders.filter((c) => c.name === 'direct' || c.httpConnect).map((c) => c.name);
+  const label = (n: string): string => contenders.find((c) => c.name === n)?.label ?? n;
+  const peers = names.filter((n) => n !== 'direct' && n !== 'ours');
+  const cell = (row: Row, name: string): Stat | undefined => {
+    const rs = runs[row.metric]?.[name]?.filter((r) => r.ok);
+    return rs ? stat(rs.map((r) => row.get(r) ?? NaN)) : undefined;
+  };
+  const med = (row: Row, name: string): number | undefined => cell(row, name)?.median;
+  const md: string[] = [HTTP_SECTION_START, '## HTTP CONNECT (issue 12)', ''];
+  md.push(
+    'The same load through HTTP CONNECT (`CONNECT 127.0.0.1:PORT HTTP/1.1`, waiting for the 200, then data) into this project\'s ' +
+      'HTTP door on its one port, Debian\'s [tinyproxy](https://packages.debian.org/bookworm/tinyproxy) (C, a thread per client) and the ' +
+      'npm [proxy-chain](https://www.npmjs.com/package/proxy-chain) server (Node, `http.Server` based), each with a loopback-only, ' +
+      'no-authentication configuration written by the benchmark.',
+  );
+  md.push('');
+  md.push(`- Command: \`${env.command}\`; ${env.date}; commit ${env.commit}; ${env.rounds} rounds${env.quick ? ' (**quick mode**: indicative only)' : ''}`);
+  md.push('');
+  md.push(`| metric | ${names.map(label).join(' | ')} |`);
+  md.push(`|---|${names.map(() => '---:').join('|')}|`);
+  for (const row of HTTP_ROWS) {
+    if (!runs[row.metric]) continue;
+    const cells = names.map((n) => {
+      const s = cell(row, n);
+      if (!s) return row.proxyOnly && n === 'direct' ? '' : row.metric === 'down1' && n !== 'ours' && n !== 'direct' ? '' : na[row.metric]?.[n] ?? 'failed';
+      const d = row.digits;
+      return s.n > 1 ? `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})` : fmt(s.median, d);
+    });
+    md.push(`| ${row.label}, ${row.unit}${row.lowerIsBetter ? ' (lower is better)' : ''} | ${cells.join(' | ')} |`);
+  }
+  md.push('');
+  const notes: string[] = [];
+  for (const id of [...HTTP_METRICS, 'down1']) {
+    for (const n of names) {
+      const rs = runs[id]?.[n] ?? [];
+      const bad = rs.filter((r) => !r.ok || r.error);
+      if (bad.length > 0) notes.push(`- ${id}, ${label(n)}: ${bad.length} of ${rs.length} runs — ${bad.map((r) => r.error ?? 'failed').join('; ')}`);
+    }
+  }
+  if (notes.length > 0) md.push('Runs with failures:', '', ...notes, '');
+  if (names.includes('ours')) {
+    const [down, socks, , cpu] = HTTP_ROWS as [Row, Row, Row, Row];
+    const x = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b !== 0 ? a / b : undefined);
+    const best = (row: Row, pick: (...v: number[]) => number): number | undefined => {
+      const vs = peers.map((p) => med(row, p)).filter((v): v is number => v !== undefined);
+      return vs.length > 0 ? pick(...vs) : undefined;
+    };
+    md.push('| target | achieved | met |');
+    md.push('|---|---:|:---:|');
+    const check = (what: string, v: number | undefined, ok: (v: number) => boolean): void => {
+      md.push(`| ${what} | ${v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(2)}x`} | ${v === undefined || !Number.isFinite(v) ? '—' : ok(v) ? 'yes' : '**no**'} |`);
+    };
+    check('HTTP CONNECT 1-stream download ≥ 1.25x the faster peer', x(med(down, 'ours'), best(down, Math.max)), (v) => v >= 1.25);
+    check("HTTP CONNECT 1-stream download ≥ 0.9x this project's SOCKS5 figure", x(med(down, 'ours'), med(socks, 'ours')), (v) => v >= 0.9);
+    check('HTTP CONNECT proxy CPU per connection ≤ 0.8x the cheaper peer', x(med(cpu, 'ours'), best(cpu, Math.min)), (v) => v <= 0.8);
+    md.push('');
+  }
+  md.push(HTTP_SECTION_END);
+  return md.join('\n');
+}
+
+/** `doc` with its HTTP CONNECT section replaced by `section` (appended when it has none). */
+export function spliceHttpSection(doc: string, section: string): string {
+  const a = doc.indexOf(HTTP_SECTION_START);
+  const b = doc.indexOf(HTTP_SECTION_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + HTTP_SECTION_END.length);
+  return `${doc.replace(/\n*$/, '')}\n\n${section}\n`;
+}
+
 // ------------------------------------------------------------------------------ chart
 
 const COLORS: Record<string, string> = { ours: '#2563eb', microsocks: '#ea580c', dante: '#16a34a' };
@@ -334,7 +427,7 @@ function esc(s: string): string {
 }
 
 function chart(input: Input, rows: Row[], med: (row: Row, name: string) => number | undefined): string {
-  const proxies = input.contenders.filter((c) => c.name !== 'direct');
+  const proxies = input.contenders.filter((c) => c.name !== 'direct' && c.socks5 !== false);
   const ratioRows = rows.filter((r) => !r.lowerIsBetter && !r.proxyOnly && med(r, 'direct') !== undefined);
   const costRows = rows.filter((r) => r.proxyOnly && !r.label.startsWith('PSS'));
   const W = 860;

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { measureActivation } from './activation';
 import { cpuSeconds, memory, type Memory, type Watch } from './proc';
-import { bareNode, dante, direct, microsocks, NOFILE, ours, stopChild, withNofile, type Contender, type Running } from './servers';
-import { render, stat, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
+import { bareNode, dante, direct, microsocks, NOFILE, ours, proxyChain, stopChild, tinyproxy, withNofile, type Contender, type Running } from './servers';
+import { HTTP_METRICS, render, renderHttp, spliceHttpSection, stat, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -34,7 +34,7 @@ function parseArgs(argv: string[]): Args {
     quick: false,
     rounds: 3,
     only: undefined,
-    servers: ['ours', 'floor', 'microsocks', 'dante'],
+    servers: ['ours', 'floor', 'microsocks', 'dante', 'tinyproxy', 'proxychain'],
     out: join(ROOT, 'docs', 'benchmarks.md'),
     write: true,
     // The proxy holds two sockets per connection: 10,000 when the fd limit allows it.
@@ -58,8 +58,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--compare') a.compare.push(resolve(v()));
     else if (k === '-h' || k === '--help') {
       process.stdout.write(
-        'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32,activation]\n' +
-          '                 [--servers ours,floor,microsocks,dante] [--idle-connections N] [--out FILE] [--no-write]\n' +
+        'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32,hdown1,hconn,activation]\n' +
+          '                 [--servers ours,floor,microsocks,dante,tinyproxy,proxychain] [--idle-connections N] [--out FILE] [--no-write]\n' +
+          '   --only hdown1,hconn: the HTTP CONNECT rows alone (with this project\'s SOCKS5 download for comparison);\n' +
+          '                        they rewrite only their section of the output file.\n' +
           '                 [--compare path/to/other/cli.js]...   (A/B: another build of the CLI, side by side)\n',
       );
       process.exit(0);
@@ -252,6 +254,8 @@ export const METRICS: Metric[] = [
   { id: 'idle', title: 'idle connections' },
   { id: 'udp1', title: 'UDP round trips (64-byte datagrams)' },
   { id: 'udp32', title: 'UDP, 32 datagrams in flight' },
+  { id: 'hdown1', title: 'HTTP CONNECT 1-stream download' },
+  { id: 'hconn', title: 'HTTP CONNECT connections, 64 concurrent clients' },
 ];
 
 function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
@@ -290,6 +294,10 @@ function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
       return job(['mode=udp', 'inflight=1', 'size=64', at(p.udp)]);
     case 'udp32':
       return job(['mode=udp', 'inflight=32', 'size=64', at(p.udp)]);
+    case 'hdown1':
+      return job(['mode=tput', 'dir=down', 'streams=1', 'via=http', at(p.source)]);
+    case 'hconn':
+      return job(['mode=connrate', 'conc=64', 'via=http', `hosts=${p.echoHosts.join(',')}`, at(p.echo)]);
   }
   throw new Error(`unknown metric ${id}`);
 }
@@ -342,13 +350,17 @@ function extensionFigures(extensionBuilt: boolean, work: string): ExtensionFigur
 /** The bare Node relay is a reference for what Node itself costs per connection and per round trip. */
 const FLOOR_METRICS = ['conn', 'rtt'];
 /** Metrics whose rounds are preceded by one unmeasured run per proxy (the connection path is the longest to warm up). */
-const WARM_UP_METRICS = ['conn'];
+const WARM_UP_METRICS = ['conn', 'hconn'];
 
 // ------------------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const only = args.only ? METRICS.filter((m) => args.only!.includes(m.id)) : METRICS;
+  let only = args.only ? METRICS.filter((m) => args.only!.includes(m.id)) : METRICS;
+  // The HTTP CONNECT rows alone: they come with this project's SOCKS5 download (its target is a
+  // ratio to it) and rewrite only their own section of the output.
+  const httpOnly = args.only !== undefined && only.length > 0 && only.every((m) => HTTP_METRICS.includes(m.id));
+  if (httpOnly && only.some((m) => m.id === 'hdown1')) only = [METRICS.find((m) => m.id === 'down1')!, ...only];
   if (process.platform !== 'linux') throw new Error('the benchmark reads /proc: Linux only');
 
   // Peers: install when root (idempotent), otherwise say how.
@@ -367,6 +379,8 @@ async function main(): Promise<void> {
   if (args.servers.includes('floor')) all.push(bareNode(join(ROOT, 'bench', 'bare-relay.mjs'), logDir));
   if (args.servers.includes('microsocks')) all.push(microsocks(logDir));
   if (args.servers.includes('dante')) all.push(dante(work, logDir));
+  if (args.servers.includes('tinyproxy')) all.push(tinyproxy(work, logDir));
+  if (args.servers.includes('proxychain')) all.push(proxyChain(join(ROOT, 'bench', 'proxy-chain-server.mjs'), logDir));
   const contenders = all.filter((c) => {
     if (c.missing) log(`skipping ${c.label}: ${c.missing}`);
     return !c.missing;
@@ -395,14 +409,18 @@ async function main(): Promise<void> {
         // One unmeasured run per proxy first: a JIT-compiled server (Node) reaches its steady state
         // on a code path only after thousands of passes through it; C servers are unaffected.
         for (const c of contenders) {
-          if (c.name === 'direct' || (c.name === 'floor' && !FLOOR_METRICS.includes(m.id))) continue;
+          if (c.name === 'direct' || (c.name === 'floor' && !FLOOR_METRICS.includes(m.id)) || !speaks(c, m.id)) continue;
           const res = await runClient(built.load, jobFor(m.id, args, targets, running.get(c.name)!));
           log(`${m.id} ${c.name} warm-up run (not counted): ${res.ok ? summary(m.id, res) : `failed ${res.error ?? ''}`}`);
         }
       }
       for (let round = 0; round < args.rounds; round++) {
         for (const c of contenders) {
-          if (c.name === 'direct' && m.id === 'conn') {
+          if (!speaks(c, m.id) || (httpOnly && m.id === 'down1' && c.name !== 'ours' && c.name !== 'direct')) {
+            (na[m.id] ??= {})[c.name] = speaks(c, m.id) ? 'not run' : 'none';
+            continue;
+          }
+          if (c.name === 'direct' && (m.id === 'conn' || m.id === 'hconn')) {
             // At 20,000 connections/s the direct baseline leaves ~50,000 sockets in TIME_WAIT per
             // run, and the kernel's port search then slows every connection after it (measured:
             // the proxies' rounds after it lost half their rate). Nothing is compared to it.
@@ -453,7 +471,8 @@ async function main(): Promise<void> {
     await cleanup();
   }
 
-  const fig = extensionFigures(built.extensionBuilt, work);
+  // The HTTP CONNECT rows alone touch none of the extension's figures: no VSIX to package.
+  const fig: ExtensionFigures = httpOnly ? { activationNote: 'not measured (--only)' } : extensionFigures(built.extensionBuilt, work);
   if (!fig.vsix) fig.activationNote = 'n/a: no VSIX';
   else if (args.quick) fig.activationNote = 'not measured in --quick mode (it starts a VS Code)';
   else if (args.only && !args.only.includes('activation')) fig.activationNote = 'not measured (--only)';
@@ -473,8 +492,21 @@ async function main(): Promise<void> {
     }
   }
   const env = environment(args);
-  const { markdown, svg } = render({ metrics: only, contenders: contenders.map((c) => ({ name: c.name, label: c.label })), runs, na, env, fig, idleCount: idleCount(args) });
-  if (args.write) {
+  const input = {
+    metrics: only,
+    contenders: contenders.map((c) => ({ name: c.name, label: c.label, socks5: c.socks5 !== false, httpConnect: c.httpConnect === true })),
+    runs,
+    na,
+    env,
+    fig,
+    idleCount: idleCount(args),
+  };
+  const { markdown, svg } = render(input);
+  if (httpOnly && args.write) {
+    const section = renderHttp(input);
+    writeFileSync(args.out, spliceHttpSection(existsSync(args.out) ? readFileSync(args.out, 'utf8') : '# Benchmarks\n', section));
+    log(`rewrote the HTTP CONNECT section of ${args.out}`);
+  } else if (args.write) {
     mkdirSync(dirname(args.out), { recursive: true });
     writeFileSync(args.out, markdown);
     writeFileSync(join(dirname(args.out), 'benchmarks.svg'), svg);
@@ -488,10 +520,16 @@ async function main(): Promise<void> {
   log('done');
 }
 
+/** Whether a contender can run a metric's load: HTTP CONNECT rows need an HTTP door, the rest SOCKS5. */
+function speaks(c: Contender, metric: string): boolean {
+  if (c.name === 'direct') return true;
+  return HTTP_METRICS.includes(metric) ? c.httpConnect === true : c.socks5 !== false;
+}
+
 function summary(id: string, r: Result): string {
   const cpu = `client ${(r.clientCpu * 100).toFixed(0)}% proxy ${(r.proxyCpu * 100).toFixed(0)}% targets ${(r.targetCpu * 100).toFixed(0)}%`;
-  if (id.startsWith('down') || id.startsWith('up')) return `${(r.rate / 1048576).toFixed(0)} MiB/s (${cpu})`;
-  if (id === 'conn') return `${r.rate.toFixed(0)} conn/s, ${r.proxyCpuPerConnUs?.toFixed(0)} µs proxy CPU/conn (${cpu})`;
+  if (/^h?(down|up)/.test(id)) return `${(r.rate / 1048576).toFixed(0)} MiB/s (${cpu})`;
+  if (id === 'conn' || id === 'hconn') return `${r.rate.toFixed(0)} conn/s, ${r.proxyCpuPerConnUs?.toFixed(0)} µs proxy CPU/conn (${cpu})`;
   if (id === 'idle') return `${((r.rssPerConn ?? 0) / 1024).toFixed(1)} KiB RSS/conn, ${((r.pssPerConn ?? 0) / 1024).toFixed(1)} KiB PSS/conn, ${r.count} conns in ${r.openMs} ms${r.processes ? `, ${r.processes} processes` : ""}`;
   return `${r.rate.toFixed(0)}/s${r.p50us ? ` p50 ${r.p50us.toFixed(0)} µs p99 ${r.p99us?.toFixed(0)} µs` : ''} (${cpu})`;
 }

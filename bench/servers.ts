@@ -31,6 +31,9 @@ export interface Contender {
   missing?: string;
   /** Has a UDP ASSOCIATE relay at all (false: the UDP rows say "none"). */
   udp: boolean;
+  /** Speaks SOCKS5 (absent: true) and HTTP CONNECT (absent: false): the rows it can run. */
+  socks5?: boolean;
+  httpConnect?: boolean;
   start(): Promise<Running>;
 }
 
@@ -101,6 +104,7 @@ export function ours(cliPath: string, logDir: string): Contender {
     name: 'ours',
     label: 'this project',
     udp: true,
+    httpConnect: true,
     start() {
       const [cmd, args] = withNofile(process.execPath, [cliPath, '--host', '127.0.0.1', '--port', '0', '-q', '--max-connections', '30000']);
       const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -132,7 +136,7 @@ export function ours(cliPath: string, logDir: string): Contender {
  * the per-connection and round-trip figures only (see FLOOR_METRICS in run.ts).
  */
 export function bareNode(script: string, logDir: string): Contender {
-  return { ...ours(script, logDir), name: 'floor', label: 'bare Node relay (reference)', udp: false };
+  return { ...ours(script, logDir), name: 'floor', label: 'bare Node relay (reference)', udp: false, httpConnect: false };
 }
 
 export function microsocks(logDir: string): Contender {
@@ -194,4 +198,77 @@ export function dante(workDir: string, logDir: string): Contender {
   if (!existsSync('/usr/sbin/danted') && !has('danted'))
     c.missing = 'danted is not installed (apt-get install -y dante-server, or run bench/setup.sh as root)';
   return c;
+}
+
+/** Debian's tinyproxy (C, a thread per client), an HTTP CONNECT peer, run in the foreground with a loopback-only config. */
+export function tinyproxy(workDir: string, logDir: string): Contender {
+  const bin = existsSync('/usr/bin/tinyproxy') ? '/usr/bin/tinyproxy' : 'tinyproxy';
+  const c: Contender = {
+    name: 'tinyproxy',
+    label: 'tinyproxy',
+    udp: false,
+    socks5: false,
+    httpConnect: true,
+    async start() {
+      const port = await freePort();
+      const dir = join(workDir, 'tinyproxy');
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o1777);
+      const conf = join(dir, 'tinyproxy.conf');
+      writeFileSync(
+        conf,
+        [
+          '# Written by bench/run.ts: loopback only, no authentication, every CONNECT port allowed.',
+          'User nobody',
+          'Group nogroup',
+          `Port ${port}`,
+          'Listen 127.0.0.1',
+          'Timeout 600',
+          // Its default (100) would refuse the 64 concurrent connection loops' overlap.
+          'MaxClients 10000',
+          'Allow 127.0.0.1',
+          'LogLevel Warning',
+          `PidFile "${join(dir, 'tinyproxy.pid')}"`,
+          '',
+        ].join('\n'),
+      );
+      const [cmd, args] = withNofile(bin, ['-d', '-c', conf]);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.pipe(createWriteStream(join(logDir, 'tinyproxy.log'), { flags: 'a' }));
+      await waitForPort(port, child, 10_000);
+      return { endpoint: { host: '127.0.0.1', port }, watch: { pid: child.pid!, tree: true }, stop: () => stopChild(child, 5000) };
+    },
+  };
+  if (!existsSync('/usr/bin/tinyproxy') && !has('tinyproxy')) c.missing = 'tinyproxy is not installed (apt-get install -y tinyproxy, or run bench/setup.sh as root)';
+  return c;
+}
+
+/** The npm `proxy-chain` server (Node, a dev dependency): an HTTP CONNECT peer on Node like this project. */
+export function proxyChain(script: string, logDir: string): Contender {
+  return {
+    name: 'proxychain',
+    label: 'proxy-chain',
+    udp: false,
+    socks5: false,
+    httpConnect: true,
+    start() {
+      const [cmd, args] = withNofile(process.execPath, [script]);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stderr!.pipe(createWriteStream(join(logDir, 'proxy-chain.log'), { flags: 'a' }));
+      return new Promise<Running>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error('proxy-chain did not print its port within 10 s')), 10_000);
+        child.once('exit', (code) => reject(new Error(`proxy-chain exited with code ${code}`)));
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (\S+):(\d+)/.exec(out);
+          if (!m) return;
+          clearTimeout(timer);
+          child.stdout!.removeAllListeners('data');
+          child.stdout!.resume();
+          resolve({ endpoint: { host: '127.0.0.1', port: Number(m[2]) }, watch: { pid: child.pid!, tree: false }, stop: () => stopChild(child) });
+        });
+      });
+    },
+  };
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the benchmark needs from Debian: its peers microsocks and dante-server (danted), and
+# Installs what the benchmark needs from Debian: its peers microsocks, dante-server (danted) and
+# tinyproxy (the HTTP CONNECT rows' peer; proxy-chain, the other, is an npm dev dependency), and
 # a C compiler for its load generator (bench/load.c). Idempotent: prints "ok" and exits when all
 # are present. Needs root (or sudo) only when something is missing.
-# The benchmark never uses the package's system service: it runs danted itself, in the foreground,
-# with a loopback-only config it writes.
+# The benchmark never uses the packages' system services: it runs danted and tinyproxy itself, in the
+# foreground, with loopback-only configs it writes.
 set -euo pipefail
 
 missing=()
 command -v microsocks >/dev/null 2>&1 || missing+=(microsocks)
 [ -x /usr/sbin/danted ] || command -v danted >/dev/null 2>&1 || missing+=(dante-server)
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 command -v cc >/dev/null 2>&1 && [ -e /usr/include/stdio.h ] || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "bench/setup.sh: ok (microsocks, danted and cc installed)"
+  echo "bench/setup.sh: ok (microsocks, danted, tinyproxy and cc installed)"
   exit 0
 fi
 
