@@ -277,6 +277,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       commands: this.opts.commands,
       handlers: COMMANDS,
       doors: doorTable(DOORS, this.opts.protocols),
+      listenHost: this.opts.host,
       slots: this.slots,
       maxPendingBinds: this.opts.maxPendingBinds ?? defaultSlotCap(this.opts.maxConnections),
       maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),

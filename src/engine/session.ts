@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { formatHostPort, hex } from './address';
 import type { UserTable } from './auth';
-import type { CommandConfig, CommandContext, CommandFacts, CommandRegistry, DatagramCounters, Owned } from './commands/context';
+import type { CommandConfig, CommandContext, CommandFacts, CommandHandler, CommandRegistry, DatagramCounters, Owned } from './commands/context';
 import type { Door, DoorTable } from './protocol/door';
 import type {
   ClosedConnectionInfo,
@@ -16,6 +16,7 @@ import type {
   Destination,
   Endpoint,
   FailureKind,
+  HttpRequestInfo,
   Logger,
   Outcome,
   Protocol,
@@ -37,6 +38,8 @@ export interface SessionConfig extends CommandConfig {
   handlers: CommandRegistry;
   /** First byte → front door, for the protocols switched on. */
   doors: DoorTable;
+  /** The address the server listens on (`0.0.0.0`, `127.0.0.1`…): the HTTP door's pages name a reachable one. */
+  listenHost: string;
 }
 
 type Phase = 'handshake' | 'command' | 'closed';
@@ -65,6 +68,7 @@ function onOwnedClose(this: Owned & { [OWNER]: Session }): void {
   this[OWNER].ownedClosed();
 }
 function onHandshakeTimeout(s: Session): void {
+  s.handshakeTimedOut();
   s.close({ kind: 'handshake-timeout', message: `handshake not completed in ${s.config.timeouts.handshakeMs} ms` });
 }
 function destroySocket(socket: Socket): void {
@@ -107,8 +111,10 @@ export class Session implements CommandContext {
   destination: Destination = undefined as unknown as Destination;
   remote: Endpoint | undefined;
   bound: Endpoint | undefined;
-  /** The socket whose bytesRead counts destination → client (CONNECT target, BIND peer). */
-  upstream: Socket | undefined;
+  /** What counts destination → client (the CONNECT target's or BIND peer's socket). */
+  upstream: Pick<Socket, 'bytesRead'> | undefined;
+  /** HTTP forwarding: the request under way (see ConnectionInfo.http). */
+  http: HttpRequestInfo | undefined;
   /** UDP sessions count here instead. */
   datagrams: DatagramCounters | undefined;
   readonly clientEndpoint: Endpoint;
@@ -194,6 +200,11 @@ export class Session implements CommandContext {
     if (this.phase !== 'command') this.close({ kind: 'protocol-error', message: 'client closed during handshake' });
   }
 
+  /** The handshake took too long: the door may answer (HTTP 408) before the close. */
+  handshakeTimedOut(): void {
+    if (!this.isClosed) this.door?.timedOut?.(this);
+  }
+
   /** The client socket closed. */
   clientClosed(): void {
     this.close(this.endOutcome ?? CLOSED_BY_CLIENT);
@@ -237,8 +248,10 @@ export class Session implements CommandContext {
   /**
    * The door's request is complete: the command's handler takes the connection over. `command`
    * undefined (a command the door does not know): fails with 'unsupported-command' and `unknown`.
+   * `handler`: runs instead of the command's own (HTTP forwarding: outbound like CONNECT, and
+   * switched off with it, but not a tunnel).
    */
-  startCommand(command: Command | undefined, destination: Destination, unknown?: string): void {
+  startCommand(command: Command | undefined, destination: Destination, unknown?: string, handler?: CommandHandler): void {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.phase = 'command';
@@ -253,7 +266,7 @@ export class Session implements CommandContext {
     if (!this.config.commands[command]) return this.fail('unsupported-command', `${entry.label} is disabled`);
     if (this.logger.debugEnabled) this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(destination.host, destination.port)}`);
     this.host.sessionUpdated(this);
-    entry.handler(this);
+    (handler ?? entry.handler)(this);
   }
 
   /** Not the door's protocol (or not valid in it): `reply` first where it defines one, then close. */
@@ -366,6 +379,7 @@ export class Session implements CommandContext {
     if (this.destination !== undefined) info.destination = this.destination;
     if (this.remote !== undefined) info.remote = this.remote;
     if (this.bound !== undefined) info.bound = this.bound;
+    if (this.http !== undefined) info.http = this.http;
     if (this.datagrams) {
       info.datagramsUp = this.datagrams.datagramsUp;
       info.datagramsDown = this.datagrams.datagramsDown;

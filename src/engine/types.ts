@@ -139,9 +139,19 @@ export interface ConnectionInfo {
   datagramsUp?: number;
   datagramsDown?: number;
   datagramsDropped?: number;
+  /** HTTP forwarding (protocol 'http'): the request under way; `destination` is its URL's host and port. */
+  http?: HttpRequestInfo;
   /** ms since epoch. */
   startedAt: number;
   state: SessionState;
+}
+
+/** An HTTP-forwarding connection's request under way. */
+export interface HttpRequestInfo {
+  /** `GET`, `POST`, … */
+  method: string;
+  /** Requests this connection has carried so far (keep-alive), this one included. */
+  requests: number;
 }
 
 export interface ClosedConnectionInfo extends ConnectionInfo {

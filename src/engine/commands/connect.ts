@@ -43,7 +43,12 @@ function onTargetClose(this: TargetSocket, hadError: boolean): void {
   if (!hadError && !client.writableEnded) client.end();
 }
 
-function established(ctx: CommandContext, { socket: remote, remote: reached }: Dialed): void {
+/**
+ * The outbound stream is up: the success reply, then the relay (`first`: client bytes to send
+ * first; by default what came after the request). Also what an HTTP CONNECT on a kept-alive
+ * connection runs.
+ */
+export function established(ctx: CommandContext, { socket: remote, remote: reached }: Dialed, first?: Buffer): void {
   // A dialer may hand over a socket it did not tie to the connection (an upstream's): own it.
   ctx.own(remote);
   remote.setNoDelay(true);
@@ -55,5 +60,5 @@ function established(ctx: CommandContext, { socket: remote, remote: reached }: D
   ctx.update({ state: 'established', remote: reached, bound, upstream: remote });
   ctx.succeed(bound);
   if (ctx.logger.debugEnabled) ctx.logger.debug(`${ctx.tag} CONNECT established to ${formatHostPort(reached.host, reached.port)}`);
-  relay(ctx, remote);
+  relay(ctx, remote, first);
 }

@@ -6,7 +6,7 @@
 import type { Socket, Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Slots } from '../limits';
-import type { Command, Destination, Dialer, Endpoint, FailureKind, Logger, Outcome, Resolver, SessionState, Timeouts } from '../types';
+import type { Command, Destination, Dialer, Endpoint, FailureKind, HttpRequestInfo, Logger, Outcome, Resolver, SessionState, Timeouts } from '../types';
 
 /** A handle a connection owns: closed with it. */
 export type Owned = Socket | NetServer | UdpSocket;
@@ -38,8 +38,11 @@ export interface CommandFacts {
   remote: Endpoint;
   /** The address named in the success reply. */
   bound: Endpoint;
-  /** The socket whose bytesRead counts destination → client (CONNECT target, BIND peer). */
-  upstream: Socket;
+  /** What counts destination → client: the CONNECT target's or BIND peer's socket (HTTP forwarding: its outbound sockets together). */
+  upstream: Pick<Socket, 'bytesRead'>;
+  /** HTTP forwarding: each request names its own destination, method and count. */
+  destination: Destination;
+  http: HttpRequestInfo | undefined;
   /** UDP sessions count here instead. */
   datagrams: DatagramCounters;
 }

@@ -21,6 +21,8 @@ export interface Door {
   succeed(session: Session, bound: Endpoint): void;
   /** The command failed: write the failure reply, then session.close(…, true). */
   fail(session: Session, kind: FailureKind, detail: string | undefined, upstreamReply: number | undefined): void;
+  /** The handshake timed out: write what the protocol answers then, if anything (the session closes next). */
+  timedOut?(session: Session): void;
 }
 
 /** First byte → the door that serves it (undefined: none, close at once). */

@@ -2,6 +2,7 @@
 // entry here.
 
 import type { Door } from './door';
+import { httpDoor } from './http/door';
 import { socks5Door } from './socks5/door';
 
-export const DOORS: readonly Door[] = [socks5Door];
+export const DOORS: readonly Door[] = [socks5Door, httpDoor];

@@ -4,6 +4,8 @@
 // connections, no version.
 
 import { isIP } from 'node:net';
+import { canonicalIp, toIPv4 } from '../../address';
+import { isWildcardHost } from '../../loopback';
 import { PROXY_NAME } from './message';
 import { parseAuthority } from './request';
 
@@ -77,18 +79,14 @@ export function pageAddress(ctx: PageContext): { host: string; port: number } {
   if (!a) return fallback;
   if (a.host === 'localhost') return ctx.clientIsLoopback ? { host: a.host, port: a.port } : fallback;
   if (!isIP(a.host)) return fallback;
-  const host = unmapped(a.host);
-  const wildcard = ctx.listenerHost === '0.0.0.0' || ctx.listenerHost === '::' || ctx.listenerHost === '';
-  const own = wildcard ? [ctx.localAddress, ...ctx.machineAddresses] : [ctx.listenerHost, ctx.localAddress];
-  return own.some((o) => sameIp(o, host)) ? { host, port: a.port } : fallback;
+  const host = canonicalIp(a.host)!;
+  const own = isWildcardHost(ctx.listenerHost) ? [ctx.localAddress, ...ctx.machineAddresses] : [ctx.listenerHost, ctx.localAddress];
+  return !isWildcardHost(host) && own.some((o) => canonicalIp(o) === host) ? { host, port: a.port } : fallback;
 }
 
+/** `::ffff:192.0.2.5` (an IPv4 client on a dual-stack listener) → `192.0.2.5`. */
 function unmapped(ip: string): string {
-  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-}
-
-function sameIp(a: string, b: string): boolean {
-  return unmapped(a).toLowerCase() === unmapped(b).toLowerCase();
+  return toIPv4(ip) ?? ip;
 }
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
