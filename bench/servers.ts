@@ -106,29 +106,37 @@ export function ours(cliPath: string, logDir: string): Contender {
     udp: true,
     httpConnect: true,
     start() {
-      const [cmd, args] = withNofile(process.execPath, [cliPath, '--host', '127.0.0.1', '--port', '0', '-q', '--max-connections', '30000']);
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stderr!.pipe(createWriteStream(join(logDir, 'ours.log'), { flags: 'a' }));
-      return new Promise<Running>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error('our CLI did not print its port within 10 s')), 10_000);
-        child.once('exit', (code) => reject(new Error(`our CLI exited with code ${code}`)));
-        child.stdout!.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on (\S+):(\d+)/.exec(out);
-          if (!m) return;
-          clearTimeout(timer);
-          child.stdout!.removeAllListeners('data');
-          child.stdout!.resume();
-          resolve({
-            endpoint: { host: '127.0.0.1', port: Number(m[2]) },
-            watch: { pid: child.pid!, tree: false },
-            stop: () => stopChild(child),
-          });
-        });
-      });
+      return startNode([cliPath, '--host', '127.0.0.1', '--port', '0', '-q', '--max-connections', '30000'], join(logDir, 'ours.log'), 'our CLI');
     },
   };
+}
+
+/**
+ * Runs a Node script that prints `listening on HOST:PORT` once it listens (this project's CLI,
+ * bench/proxy-chain-server.mjs); resolves when it has.
+ */
+function startNode(args: string[], logFile: string, what: string): Promise<Running> {
+  const [cmd, argv] = withNofile(process.execPath, args);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
+  return new Promise<Running>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not print its port within 10 s`)), 10_000);
+    child.once('exit', (code) => reject(new Error(`${what} exited with code ${code}`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+):(\d+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.removeAllListeners('data');
+      child.stdout!.resume();
+      resolve({
+        endpoint: { host: '127.0.0.1', port: Number(m[2]) },
+        watch: { pid: child.pid!, tree: false },
+        stop: () => stopChild(child),
+      });
+    });
+  });
 }
 
 /**
@@ -252,23 +260,7 @@ export function proxyChain(script: string, logDir: string): Contender {
     socks5: false,
     httpConnect: true,
     start() {
-      const [cmd, args] = withNofile(process.execPath, [script]);
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stderr!.pipe(createWriteStream(join(logDir, 'proxy-chain.log'), { flags: 'a' }));
-      return new Promise<Running>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error('proxy-chain did not print its port within 10 s')), 10_000);
-        child.once('exit', (code) => reject(new Error(`proxy-chain exited with code ${code}`)));
-        child.stdout!.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on (\S+):(\d+)/.exec(out);
-          if (!m) return;
-          clearTimeout(timer);
-          child.stdout!.removeAllListeners('data');
-          child.stdout!.resume();
-          resolve({ endpoint: { host: '127.0.0.1', port: Number(m[2]) }, watch: { pid: child.pid!, tree: false }, stop: () => stopChild(child) });
-        });
-      });
+      return startNode([script], join(logDir, 'proxy-chain.log'), 'proxy-chain');
     },
   };
 }
