@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_OPTIONS,
   listenVerdict,
+  COMMAND_NAMES,
   Socks5Server,
   StartError,
   formatHostPort,
@@ -195,8 +196,6 @@ function makeLogger(lvl: number): Logger {
   };
   return { debugEnabled: lvl === 0, debug: out(0, 'debug'), info: out(1, 'info '), warn: out(2, 'warn '), error: out(3, 'error') };
 }
-
-const COMMAND_NAMES = { connect: 'CONNECT', bind: 'BIND', udpAssociate: 'UDP' } as const;
 
 /** `#3 127.0.0.1:50412 CONNECT example.com:443 closed: closed by client (↑517 B ↓48213 B, 2.4 s)` */
 function closeLine(c: ClosedConnectionInfo): string {

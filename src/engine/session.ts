@@ -263,7 +263,7 @@ export class Session implements CommandContext {
     if (command === undefined) return this.fail('unsupported-command', unknown);
     this.command = command;
     const entry = this.config.handlers[command];
-    if (!this.config.commands[command]) return this.fail('unsupported-command', `${entry.label} is disabled`);
+    if (!this.config.commands[entry.switch]) return this.fail('unsupported-command', `${entry.label} is disabled`);
     if (this.logger.debugEnabled) this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(destination.host, destination.port)}`);
     this.host.sessionUpdated(this);
     (handler ?? entry.handler)(this);

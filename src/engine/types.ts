@@ -3,8 +3,21 @@
 
 import type { Socket } from 'node:net';
 
-/** A command a front door can ask for (SOCKS5 RFC 1928 §4; SOCKS4 has CONNECT and BIND). */
-export type Command = 'connect' | 'bind' | 'udpAssociate';
+/**
+ * A command a front door can ask for: SOCKS5 RFC 1928 §4 (SOCKS4 has CONNECT and BIND), and Tor's
+ * RESOLVE / RESOLVE_PTR SOCKS5 extensions (a name → an address, an address → a name; answered
+ * once, then the connection closes).
+ */
+export type Command = 'connect' | 'bind' | 'udpAssociate' | 'resolve' | 'resolvePtr';
+
+/** How log lines and the UI name each command. */
+export const COMMAND_NAMES: Readonly<Record<Command, string>> = Object.freeze({
+  connect: 'CONNECT',
+  bind: 'BIND',
+  udpAssociate: 'UDP ASSOCIATE',
+  resolve: 'RESOLVE',
+  resolvePtr: 'RESOLVE_PTR',
+});
 
 /** A front-door protocol that can be switched on or off (ServerOptions.protocols). */
 export type ProtocolSwitch = 'socks5' | 'socks4' | 'http';
@@ -44,6 +57,8 @@ export type FailureKind =
  */
 export interface Resolver {
   resolve(host: string): Promise<string[]>;
+  /** The names of an IP address (Tor's RESOLVE_PTR). Absent: the OS resolver's answer is used. */
+  reverse?(ip: string): Promise<string[]>;
 }
 
 /** What a dial belongs to: its sockets are closed with it, and a dial it outlived is abandoned. */

@@ -10,6 +10,7 @@ import type {
   Outcome,
   ServerStats,
 } from '../engine';
+import { COMMAND_NAMES } from '../engine';
 import type { ProxyState } from './api';
 
 // ---------------------------------------------------------------------------------------------
@@ -124,16 +125,7 @@ export function buildProxyUrl(address: Endpoint, user?: string): string {
 // Sessions
 
 export function commandLabel(command: Command | undefined): string {
-  switch (command) {
-    case 'connect':
-      return 'CONNECT';
-    case 'bind':
-      return 'BIND';
-    case 'udpAssociate':
-      return 'UDP ASSOCIATE';
-    default:
-      return 'handshake';
-  }
+  return command === undefined ? 'handshake' : COMMAND_NAMES[command];
 }
 
 export function enabledCommandsText(c: CommandSwitches): string {

@@ -33,12 +33,13 @@ NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 
 # ---------------------------------------------------------------- Debian packages
 # chromium: the browser that drives the workbench and the browser that uses the proxy.
-# curl, python3-socks: real SOCKS5 clients used by the tests.
+# curl, python3-socks, torsocks: real SOCKS clients used by the tests (torsocks: Tor's RESOLVE
+# extensions; --no-install-recommends keeps the tor daemon itself out).
 # ripgrep: stands in for @vscode/ripgrep's binary (its postinstall downloads from GitHub).
 # libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config python3 make g++: code-server's native modules.
 # fonts: readable screenshots.
 # systemd: systemd-analyze verify for docs/socks5-proxy-cli.service (test/integration/package.test.ts).
-PKGS=(chromium curl ca-certificates python3 python3-socks ripgrep make g++ pkg-config
+PKGS=(chromium curl ca-certificates python3 python3-socks torsocks ripgrep make g++ pkg-config
       libkrb5-dev libxkbfile-dev libsecret-1-dev fonts-liberation fonts-dejavu-core procps systemd)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,6 +18,7 @@ import {
   parseUdpHeader,
   type Parse,
 } from '../../src/engine/protocol/socks5/wire';
+import { encodeSocks4Request, MAX_HOSTNAME, MAX_USERID, parseSocks4Request } from '../../src/engine/protocol/socks4/wire';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -53,6 +54,24 @@ const request = (addr: fc.Arbitrary<number[]>) =>
   fc.tuple(byte, byte, addr, port).map(([cmd, rsv, a, p]) => [5, cmd, rsv, ...a, p >> 8, p & 0xff]);
 const validRequest = request(goodAddressBytes);
 const nearRequest = fc.oneof(validRequest, request(addressBytes));
+
+/** SOCKS4 (DSTIP not 0.0.0.x) and SOCKS4a (0.0.0.x, x ≠ 0, then a host name) requests. */
+const noNul = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((a) => [...a].map((b) => b || 1));
+const validSocks4 = fc.oneof(
+  fc
+    .tuple(byte, port, fc.uint8Array({ minLength: 4, maxLength: 4 }).filter((a) => !(a[0] === 0 && a[1] === 0 && a[2] === 0 && a[3] !== 0)), noNul(0, MAX_USERID))
+    .map(([cd, p, ip, uid]) => [4, cd, p >> 8, p & 0xff, ...ip, ...uid, 0]),
+  fc
+    .tuple(byte, port, fc.integer({ min: 1, max: 255 }), noNul(0, MAX_USERID), noNul(1, MAX_HOSTNAME))
+    .map(([cd, p, x, uid, host]) => [4, cd, p >> 8, p & 0xff, 0, 0, 0, x, ...uid, 0, ...host, 0]),
+);
+/** ...and near misses: a user id or host name with no NUL in reach, an empty host name. */
+const nearSocks4 = fc.oneof(
+  validSocks4,
+  fc.tuple(port, noNul(MAX_USERID + 1, MAX_USERID + 40)).map(([p, uid]) => [4, 1, p >> 8, p & 0xff, 1, 2, 3, 4, ...uid]),
+  fc.tuple(noNul(0, 20), noNul(MAX_HOSTNAME + 1, MAX_HOSTNAME + 40)).map(([uid, h]) => [4, 1, 0, 80, 0, 0, 0, 9, ...uid, 0, ...h]),
+  fc.constant([4, 1, 0, 80, 0, 0, 0, 1, 0, 0]),
+);
 
 /** Mutations that break framing: flip, overwrite, insert, delete, truncate, append. */
 function mutated(base: fc.Arbitrary<number[]>): fc.Arbitrary<Buffer> {
@@ -163,6 +182,49 @@ propertiesOf('parseGreeting', parseGreeting, validGreeting);
 propertiesOf('parseAuthRequest', parseAuthRequest, validAuth);
 propertiesOf('parseRequest', parseRequest, validRequest, nearRequest);
 propertiesOf('parseReply', parseReply, validRequest, nearRequest);
+propertiesOf('parseSocks4Request', parseSocks4Request, validSocks4, nearSocks4);
+
+describe('parseSocks4Request: bounds', () => {
+  it('a user id or host name without a NUL in reach is an error with a 0x5B reply, never a wait', () => {
+    fc.assert(
+      fc.property(nearSocks4, fc.integer({ min: 0, max: 64 * 1024 }), (msg, pad) => {
+        const buf = Buffer.concat([Buffer.from(msg), Buffer.alloc(pad, 0x41)]);
+        const r = parseSocks4Request(buf);
+        if (r.status === 'more') assert.ok(buf.length < 8 + MAX_USERID + 1 + 1 + MAX_HOSTNAME + 1, `'more' after ${buf.length} bytes`);
+        if (r.status === 'error') assert.equal(r.reply ?? 0x5b, 0x5b);
+        if (r.status === 'done') {
+          assert.ok(!r.value.userid.includes('\0'));
+          if (r.value.type === 'domain') assert.ok(r.value.host.length > 0 && !r.value.host.includes('\0'));
+        }
+      }),
+      opts,
+    );
+  });
+
+  it('64 KiB of user id is an error at once', () => {
+    const r = parseSocks4Request(Buffer.concat([Buffer.from([4, 1, 0, 80, 127, 0, 0, 1]), Buffer.alloc(64 * 1024, 0x41)]));
+    assert.equal(r.status, 'error');
+    assert.equal(r.status === 'error' && r.reply, 0x5b);
+  });
+
+  it('encodeSocks4Request → parseSocks4Request (SOCKS4 and 4a)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.ipV4().filter((ip) => !/^0\.0\.0\.[1-9]/.test(ip)), fc.domain()), // 0.0.0.x is the 4a marker
+        port,
+        fc.string({ maxLength: 40 }).filter((u) => !u.includes('\0')),
+        (host, p, uid) => {
+          const r = parseSocks4Request(encodeSocks4Request(1, host, p, uid));
+          assert.equal(r.status, 'done');
+          if (r.status !== 'done') return;
+          assert.deepEqual({ host: r.value.host, port: r.value.port, userid: r.value.userid }, { host, port: p, userid: uid });
+          assert.equal(r.value.type, /^\d+\.\d+\.\d+\.\d+$/.test(host) ? 'ipv4' : 'domain');
+        },
+      ),
+      opts,
+    );
+  });
+});
 
 describe('structure of what the parsers accept', () => {
   it('greeting: the methods are exactly the NMETHODS bytes', () => {

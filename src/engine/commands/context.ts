@@ -6,7 +6,7 @@
 import type { Socket, Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Slots } from '../limits';
-import type { Command, Destination, Dialer, Endpoint, FailureKind, HttpRequestInfo, Logger, Outcome, Resolver, SessionState, Timeouts } from '../types';
+import type { Command, CommandSwitches, Destination, Dialer, Endpoint, FailureKind, HttpRequestInfo, Logger, Outcome, Resolver, SessionState, Timeouts } from '../types';
 
 /** A handle a connection owns: closed with it. */
 export type Owned = Socket | NetServer | UdpSocket;
@@ -72,7 +72,8 @@ export interface CommandContext {
   fail(kind: FailureKind, detail?: string, upstreamReply?: number): void;
   /** The first side to send FIN: who ended a connection that ends normally. */
   ended(side: 'client' | 'target'): void;
-  close(outcome: Outcome): void;
+  /** Ends the connection; `flush`: let a reply just written reach the client first. */
+  close(outcome: Outcome, flush?: boolean): void;
 }
 
 export type CommandHandler = (ctx: CommandContext) => void;
@@ -81,10 +82,24 @@ export interface CommandEntry {
   /** For log lines: `CONNECT`, `BIND`, `UDP ASSOCIATE`. */
   label: string;
   handler: CommandHandler;
+  /** The switch (ServerOptions.commands) that turns it off. */
+  switch: keyof CommandSwitches;
 }
 
 /** The handlers a server runs, by command: passed to each session (never imported by it). */
 export type CommandRegistry = Readonly<Record<Command, CommandEntry>>;
+
+/** Short words for each failure kind, for log lines and outcomes (`refused (0x05): …`). */
+export const FAILURE_TEXT: Readonly<Record<FailureKind, string>> = Object.freeze({
+  general: 'general failure',
+  'not-allowed': 'not allowed',
+  'network-unreachable': 'network unreachable',
+  'host-unreachable': 'host unreachable',
+  refused: 'refused',
+  timeout: 'timed out',
+  'unsupported-command': 'command not supported',
+  'unsupported-address': 'address type not supported',
+});
 
 /** A rejected dial or resolve with a FailureKind of its own (and, from an upstream, its reply). */
 export class DialError extends Error {

@@ -5,11 +5,16 @@
 
 import { handleBind } from './bind';
 import { handleConnect } from './connect';
+import { COMMAND_NAMES } from '../types';
 import type { CommandRegistry } from './context';
+import { handleResolve, handleResolvePtr } from './resolve';
 import { handleUdpAssociate } from './udp';
 
 export const COMMANDS: CommandRegistry = Object.freeze({
-  connect: { label: 'CONNECT', handler: handleConnect },
-  bind: { label: 'BIND', handler: handleBind },
-  udpAssociate: { label: 'UDP ASSOCIATE', handler: handleUdpAssociate },
+  connect: { label: COMMAND_NAMES.connect, handler: handleConnect, switch: 'connect' },
+  bind: { label: COMMAND_NAMES.bind, handler: handleBind, switch: 'bind' },
+  udpAssociate: { label: COMMAND_NAMES.udpAssociate, handler: handleUdpAssociate, switch: 'udpAssociate' },
+  // A name lookup serves CONNECT (torsocks resolves, then connects to the address): same switch.
+  resolve: { label: COMMAND_NAMES.resolve, handler: handleResolve, switch: 'connect' },
+  resolvePtr: { label: COMMAND_NAMES.resolvePtr, handler: handleResolvePtr, switch: 'connect' },
 });

@@ -2,7 +2,7 @@
 // Resolver given in ServerOptions (custom DNS, rules, tests) instead. UDP, which may meet a name in
 // every datagram, asks through a cache in front of the same resolver.
 
-import { lookup } from 'node:dns';
+import { lookup, lookupService } from 'node:dns';
 import { isIP } from 'node:net';
 import type { Resolver, ServerOptions } from '../types';
 
@@ -13,13 +13,17 @@ export const systemResolver: Resolver = {
       lookup(host, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses.map((a) => a.address)))),
     );
   },
+  /** getnameinfo: the hosts file, then DNS (PTR), as every other program on this machine sees it. */
+  reverse(ip: string): Promise<string[]> {
+    return new Promise((resolve, reject) => lookupService(ip, 0, (err, hostname) => (err ? reject(err) : resolve([hostname]))));
+  },
 };
 
 /** The resolver a server uses: `resolver`, else `resolve` as one, else the OS resolver. */
 export function resolverFor(options: Pick<ServerOptions, 'resolve' | 'resolver'>): Resolver {
   if (options.resolver) return options.resolver;
   const fn = options.resolve;
-  return fn ? { resolve: (host) => fn(host) } : systemResolver;
+  return fn ? { resolve: (host) => fn(host), reverse: systemResolver.reverse } : systemResolver;
 }
 
 export interface Resolved {

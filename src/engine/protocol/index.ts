@@ -3,6 +3,7 @@
 
 import type { Door } from './door';
 import { httpDoor } from './http/door';
+import { socks4Door } from './socks4/door';
 import { socks5Door } from './socks5/door';
 
-export const DOORS: readonly Door[] = [socks5Door, httpDoor];
+export const DOORS: readonly Door[] = [socks5Door, socks4Door, httpDoor];

@@ -29,6 +29,8 @@ const COMMANDS: Readonly<Record<number, Command>> = {
   [CMD.CONNECT]: 'connect',
   [CMD.BIND]: 'bind',
   [CMD.UDP_ASSOCIATE]: 'udpAssociate',
+  [CMD.RESOLVE]: 'resolve',
+  [CMD.RESOLVE_PTR]: 'resolvePtr',
 };
 
 export const socks5Door: Door = {

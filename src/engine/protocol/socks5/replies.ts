@@ -1,5 +1,6 @@
 // SOCKS5 replies (RFC 1928 §6) for the protocol-neutral failure kinds, and their short text.
 
+import { FAILURE_TEXT } from '../../commands/context';
 import type { FailureKind } from '../../types';
 import { REP, REPLY_NAMES } from './wire';
 
@@ -14,16 +15,9 @@ export const REP_FOR_FAILURE: Readonly<Record<FailureKind, number>> = Object.fre
   'unsupported-address': REP.ADDRESS_TYPE_NOT_SUPPORTED,
 });
 
-const SHORT: Readonly<Record<number, string>> = {
-  0x01: 'general failure',
-  0x02: 'not allowed',
-  0x03: 'network unreachable',
-  0x04: 'host unreachable',
-  0x05: 'refused',
-  0x06: 'timed out',
-  0x07: 'command not supported',
-  0x08: 'address type not supported',
-};
+const SHORT: Readonly<Record<number, string>> = Object.fromEntries(
+  (Object.keys(REP_FOR_FAILURE) as FailureKind[]).map((k) => [REP_FOR_FAILURE[k], FAILURE_TEXT[k]]),
+);
 
 /** `refused (0x05)`-style text for a reply code. */
 export function replyText(rep: number): string {

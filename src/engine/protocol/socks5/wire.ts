@@ -25,6 +25,9 @@ export const CMD = {
   CONNECT: 0x01,
   BIND: 0x02,
   UDP_ASSOCIATE: 0x03,
+  /** Tor's extensions (torsocks): resolve a name, resolve an address's name. */
+  RESOLVE: 0xf0,
+  RESOLVE_PTR: 0xf1,
 } as const;
 
 /** RFC 1928 §4/§5: ATYP values. */
