@@ -11,6 +11,7 @@ import {
   DEFAULT_OPTIONS,
   listenVerdict,
   COMMAND_NAMES,
+  PROTOCOL_NAMES,
   Socks5Server,
   StartError,
   formatHostPort,
@@ -45,6 +46,9 @@ const OPTIONS = {
   'no-connect': { type: 'boolean', help: 'disable CONNECT' },
   'no-bind': { type: 'boolean', help: 'disable BIND' },
   'no-udp': { type: 'boolean', help: 'disable UDP ASSOCIATE' },
+  'no-socks5': { type: 'boolean', help: 'do not serve SOCKS5 on the port' },
+  'no-socks4': { type: 'boolean', help: 'do not serve SOCKS4/4a (refused anyway while any --user is set)' },
+  'no-http': { type: 'boolean', help: 'do not serve the HTTP proxy, PAC file and status page' },
   'handshake-timeout': { type: 'string', arg: 'S', help: `seconds for greeting + auth + request, 0 = no limit (default ${s(T.handshakeMs)})` },
   'connect-timeout': { type: 'string', arg: 'S', help: `seconds for an outbound connect, 0 = no limit (default ${s(T.connectMs)})` },
   'idle-timeout': { type: 'string', arg: 'S', help: `close after S seconds without traffic, 0 = never (default ${s(T.idleMs)})` },
@@ -66,7 +70,8 @@ function helpText(): string {
   });
   return `Usage: ${NAME} [options]
 
-Runs a SOCKS5 proxy (RFC 1928 CONNECT, BIND, UDP ASSOCIATE; RFC 1929 username/password).
+Runs a SOCKS5 proxy (RFC 1928 CONNECT, BIND, UDP ASSOCIATE; RFC 1929 username/password), with
+and SOCKS4/4a on the same port.
 
 Options:
 ${rows.join('\n')}
@@ -185,7 +190,7 @@ function level(v: Values): number {
  * destination too, and ends in a duration) and, when stdout and stderr are the same terminal, its
  * listening line (already on stdout).
  */
-const ENGINE_CLOSE_LINE = /^#\d+ \S+ closed: .* \(↑\d+ B ↓\d+ B\)$/;
+const ENGINE_CLOSE_LINE = new RegExp(`^#\\d+ \\S+ (?:(?:${Object.values(PROTOCOL_NAMES).join('|')}) )?closed: .* \\(↑\\d+ B ↓\\d+ B\\)$`);
 const ENGINE_LISTENING_LINE = /^SOCKS5 proxy listening on /;
 
 function makeLogger(lvl: number): Logger {
@@ -197,10 +202,11 @@ function makeLogger(lvl: number): Logger {
   return { debugEnabled: lvl === 0, debug: out(0, 'debug'), info: out(1, 'info '), warn: out(2, 'warn '), error: out(3, 'error') };
 }
 
-/** `#3 127.0.0.1:50412 CONNECT example.com:443 closed: closed by client (↑517 B ↓48213 B, 2.4 s)` */
+/** `#3 127.0.0.1:50412 SOCKS5 CONNECT example.com:443 closed: closed by client (↑517 B ↓48213 B, 2.4 s)` */
 function closeLine(c: ClosedConnectionInfo): string {
   const what = [
     c.user !== undefined ? `user "${c.user}"` : undefined,
+    c.protocol ? PROTOCOL_NAMES[c.protocol] : undefined,
     c.command ? COMMAND_NAMES[c.command] : undefined,
     c.destination ? formatHostPort(c.destination.host, c.destination.port) : undefined,
   ].filter((x) => x !== undefined);
@@ -235,6 +241,7 @@ async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens
     users: userMap,
     logger,
     commands: { connect: !v['no-connect'], bind: !v['no-bind'], udpAssociate: !v['no-udp'] },
+    protocols: { socks5: !v['no-socks5'], socks4: !v['no-socks4'], http: !v['no-http'] },
     timeouts: defined(timeouts),
     ...defined(caps),
   };

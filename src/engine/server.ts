@@ -13,16 +13,17 @@ import { DEFAULT_OPTIONS } from './policy';
 import { DOORS } from './protocol';
 import { doorTable } from './protocol/door';
 import { Session, type SessionConfig, type SessionHost } from './session';
-import type {
-  ClosedConnectionInfo,
-  ConnectionInfo,
-  Endpoint,
-  LiveOptions,
-  Logger,
-  Resolver,
-  ServerEvents,
-  ServerOptions,
-  ServerStats,
+import {
+  PROTOCOL_NAMES,
+  type ClosedConnectionInfo,
+  type ConnectionInfo,
+  type Endpoint,
+  type LiveOptions,
+  type Logger,
+  type Resolver,
+  type ServerEvents,
+  type ServerOptions,
+  type ServerStats,
 } from './types';
 
 const RECENT_LIMIT = 50;
@@ -261,7 +262,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     if (this.recent.length > RECENT_LIMIT) this.recent.pop();
     const ok = info.outcome.kind.startsWith('closed');
     if (!ok || this.log.debugEnabled) {
-      const line = `${session.tag} closed: ${info.outcome.message} (↑${info.bytesUp} B ↓${info.bytesDown} B)`;
+      const proto = info.protocol === undefined ? '' : ` ${PROTOCOL_NAMES[info.protocol]}`;
+      const line = `${session.tag}${proto} closed: ${info.outcome.message} (↑${info.bytesUp} B ↓${info.bytesDown} B)`;
       if (ok) this.logger.debug(line);
       else this.logger.info(line);
     }

@@ -8,19 +8,20 @@ import { formatHostPort, hex } from './address';
 import type { UserTable } from './auth';
 import type { CommandConfig, CommandContext, CommandFacts, CommandHandler, CommandRegistry, DatagramCounters, Owned } from './commands/context';
 import type { Door, DoorTable } from './protocol/door';
-import type {
-  ClosedConnectionInfo,
-  Command,
-  CommandSwitches,
-  ConnectionInfo,
-  Destination,
-  Endpoint,
-  FailureKind,
-  HttpRequestInfo,
-  Logger,
-  Outcome,
-  Protocol,
-  SessionState,
+import {
+  PROTOCOL_NAMES,
+  type ClosedConnectionInfo,
+  type Command,
+  type CommandSwitches,
+  type ConnectionInfo,
+  type Destination,
+  type Endpoint,
+  type FailureKind,
+  type HttpRequestInfo,
+  type Logger,
+  type Outcome,
+  type Protocol,
+  type SessionState,
 } from './types';
 
 /** What a session needs from the server that owns it. */
@@ -264,7 +265,10 @@ export class Session implements CommandContext {
     this.command = command;
     const entry = this.config.handlers[command];
     if (!this.config.commands[entry.switch]) return this.fail('unsupported-command', `${entry.label} is disabled`);
-    if (this.logger.debugEnabled) this.logger.debug(`${this.tag} ${entry.label} ${formatHostPort(destination.host, destination.port)}`);
+    if (this.logger.debugEnabled) {
+      const proto = this.protocol === undefined ? '' : `${PROTOCOL_NAMES[this.protocol]} `;
+      this.logger.debug(`${this.tag} ${proto}${entry.label} ${formatHostPort(destination.host, destination.port)}`);
+    }
     this.host.sessionUpdated(this);
     (handler ?? entry.handler)(this);
   }

@@ -3,7 +3,7 @@
 // `allowUnauthenticatedRemote` rule, users without a password) and the live-apply plan, so all of
 // the decisions are unit-testable outside VS Code.
 import { isIP } from 'node:net';
-import type { CommandSwitches, LiveOptions, ServerOptions, Timeouts } from '../engine';
+import type { CommandSwitches, LiveOptions, ProtocolSwitches, ServerOptions, Timeouts } from '../engine';
 import { DEFAULT_OPTIONS, isLoopbackHost, isWildcardHost, listenVerdict } from '../engine';
 
 export const SECTION = 'socks5';
@@ -17,6 +17,9 @@ export const SETTING_KEYS = [
   'commands.connect',
   'commands.bind',
   'commands.udpAssociate',
+  'protocols.socks5',
+  'protocols.socks4',
+  'protocols.http',
   'timeouts.handshake',
   'timeouts.connect',
   'timeouts.idle',
@@ -42,6 +45,8 @@ export interface ProxySettings {
   autoStart: boolean;
   users: string[];
   commands: CommandSwitches;
+  /** Front doors served on the port. */
+  protocols: ProtocolSwitches;
   /** Seconds, as configured. */
   timeoutsSeconds: { handshake: number; connect: number; idle: number; bind: number };
   maxConnections: number;
@@ -58,6 +63,7 @@ export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
   autoStart: false,
   users: [],
   commands: { ...DEFAULT_OPTIONS.commands },
+  protocols: { ...DEFAULT_OPTIONS.protocols },
   timeoutsSeconds: { handshake: seconds(t.handshakeMs), connect: seconds(t.connectMs), idle: seconds(t.idleMs), bind: seconds(t.bindMs) },
   maxConnections: DEFAULT_OPTIONS.maxConnections,
   allowUnauthenticatedRemote: false,
@@ -141,6 +147,13 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     udpAssociate: booleanSetting(raw['commands.udpAssociate'], 'commands.udpAssociate', DEFAULT_SETTINGS.commands.udpAssociate, fail),
   };
 
+  const dp = DEFAULT_SETTINGS.protocols;
+  const protocols: ProtocolSwitches = {
+    socks5: booleanSetting(raw['protocols.socks5'], 'protocols.socks5', dp.socks5, fail),
+    socks4: booleanSetting(raw['protocols.socks4'], 'protocols.socks4', dp.socks4, fail),
+    http: booleanSetting(raw['protocols.http'], 'protocols.http', dp.http, fail),
+  };
+
   const d = DEFAULT_SETTINGS.timeoutsSeconds;
   const max = LIMITS.timeoutMaxSeconds;
   const timeoutsSeconds = {
@@ -173,6 +186,13 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     });
   }
 
+  if (!protocols.socks5 && !protocols.socks4 && !protocols.http) {
+    warnings.push({
+      setting: id('protocols.socks5'),
+      message: `${id('protocols.socks5')}, ${id('protocols.socks4')} and ${id('protocols.http')} are all off: every connection will be closed`,
+    });
+  }
+
   if (errors.length > 0) return { ok: false, errors, warnings };
   return {
     ok: true,
@@ -183,6 +203,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
       autoStart,
       users,
       commands,
+      protocols,
       timeoutsSeconds,
       maxConnections,
       allowUnauthenticatedRemote,
@@ -336,7 +357,7 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
       timeouts: timeoutsToMs(settings.timeoutsSeconds),
       maxConnections: settings.maxConnections,
       commands: { ...settings.commands },
-      protocols: { ...DEFAULT_OPTIONS.protocols },
+      protocols: { ...settings.protocols },
     },
   };
 }
@@ -374,6 +395,12 @@ export function planApply(running: EngineOptions, next: EngineOptions): ApplyPla
   if (c.connect !== rc.connect || c.bind !== rc.bind || c.udpAssociate !== rc.udpAssociate) {
     live.commands = { ...c };
     changed.push('socks5.commands');
+  }
+  const p = next.protocols;
+  const rp = running.protocols;
+  if (p.socks5 !== rp.socks5 || p.socks4 !== rp.socks4 || p.http !== rp.http) {
+    live.protocols = { ...p };
+    changed.push('socks5.protocols');
   }
   if (next.maxConnections !== running.maxConnections) {
     live.maxConnections = next.maxConnections;

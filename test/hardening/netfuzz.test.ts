@@ -11,6 +11,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server, type ConnectionInfo, type Outcome } from '../../src/engine';
+import { parseSocks4Request } from '../../src/engine/protocol/socks4/wire';
 import { parseAuthRequest, parseGreeting, parseRequest, parseUdpHeader } from '../../src/engine/protocol/socks5/wire';
 import { close, echoServer, listen } from '../support/net';
 import {
@@ -85,6 +86,26 @@ function validHandshake(r: Rng, withAuth: boolean): number[] {
   return out;
 }
 
+/** SOCKS4 / SOCKS4a requests: user ids with and without their NUL (up to 64 KiB), names, early data. */
+function validSocks4(r: Rng): number[] {
+  const cmd = r.pick([1, 1, 1, 2, r.int(0, 255)]);
+  const port = r.int(0, 65535);
+  const out = [4, cmd, port >> 8, port & 0xff];
+  const socks4a = r.next() < 0.4;
+  out.push(...(socks4a ? [0, 0, 0, r.int(1, 255)] : [127, 0, 0, 1]));
+  const uid = r.pick([0, 0, 5, r.int(0, 300), 64 * 1024]);
+  for (let i = 0; i < uid; i++) out.push(r.int(1, 255));
+  if (uid === 64 * 1024) return out; // a user id without NUL: must get 0x5B and a close
+  out.push(0);
+  if (socks4a) {
+    const name = Buffer.from(r.pick(['localhost', 'example.invalid', 'x'.repeat(r.int(0, 300))]));
+    out.push(...name);
+    if (r.next() < 0.9) out.push(0);
+  }
+  if (r.next() < 0.3) out.push(...r.bytes(r.int(1, 200))); // early payload
+  return out;
+}
+
 function mutate(r: Rng, a: number[]): number[] {
   const b = a.slice();
   const edits = r.int(1, 4);
@@ -107,7 +128,9 @@ function input(r: Rng, withAuth: boolean): { bytes: number[]; kind: string } {
   const x = r.next();
   if (x < 0.25) return { bytes: r.bytes(r.int(0, 600)), kind: 'random' };
   if (x < 0.35) return { bytes: [5, ...r.bytes(r.int(0, 300))], kind: 'random-v5' };
-  if (x < 0.5) return { bytes: validHandshake(r, withAuth), kind: 'valid' };
+  if (x < 0.45) return { bytes: validHandshake(r, withAuth), kind: 'valid' };
+  if (x < 0.55) return { bytes: validSocks4(r), kind: 'socks4' };
+  if (x < 0.65) return { bytes: mutate(r, validSocks4(r)), kind: 'socks4-mutated' };
   return { bytes: mutate(r, validHandshake(r, withAuth)), kind: 'mutated' };
 }
 
@@ -117,6 +140,13 @@ function input(r: Rng, withAuth: boolean): { bytes: number[]; kind: string } {
  */
 function confine(bytes: number[], withAuth: boolean, port: number): Buffer {
   const buf = Buffer.from(bytes);
+  if (buf[0] === 4) {
+    // SOCKS4: CONNECT/BIND to 127.0.0.1:`port`, a 4a name replaced by that address.
+    const q = parseSocks4Request(buf);
+    if (q.status !== 'done' || ![1, 2].includes(q.value.cmd)) return buf;
+    const head = Buffer.from([4, q.value.cmd, port >> 8, port & 0xff, 127, 0, 0, 1]);
+    return Buffer.concat([head, Buffer.from(q.value.userid), Buffer.from([0]), buf.subarray(q.length)]);
+  }
   const g = parseGreeting(buf);
   if (g.status !== 'done' || !g.value.methods.includes(withAuth ? 2 : 0)) return buf;
   let off = g.length;

@@ -188,9 +188,9 @@ describe('CLI (dist/cli.js)', () => {
       }
       const lines = closes();
       assert.equal(lines.length, 2, r.stderr);
-      assert.match(lines[0]!, new RegExp(`info  #1 127\\.0\\.0\\.1:\\d+ CONNECT localhost:${http.port} closed: closed by (client|target) \\(↑\\d+ B ↓(\\d+) B, \\d+\\.\\d s\\)$`));
+      assert.match(lines[0]!, new RegExp(`info  #1 127\\.0\\.0\\.1:\\d+ SOCKS5 CONNECT localhost:${http.port} closed: closed by (client|target) \\(↑\\d+ B ↓(\\d+) B, \\d+\\.\\d s\\)$`));
       assert.ok(Number(/↓(\d+) B/.exec(lines[0]!)![1]) > 'via cli\n'.length, 'the download counted');
-      assert.match(lines[1]!, /info  #2 127\.0\.0\.1:\d+ CONNECT 127\.0\.0\.1:1 closed: refused \(0x05\)/);
+      assert.match(lines[1]!, /info  #2 127\.0\.0\.1:\d+ SOCKS5 CONNECT 127\.0\.0\.1:1 closed: refused \(0x05\)/);
     }
   });
 

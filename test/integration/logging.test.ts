@@ -45,7 +45,7 @@ describe('logging on the connection path', () => {
   it('debugEnabled absent: every connection is logged at debug (connected, CONNECT, established, closed)', async () => {
     const r = recorder(undefined);
     await oneFetchAndOneFailure(r.logger);
-    for (const what of [/ connected$/, / CONNECT 127\.0\.0\.1:\d+$/, / CONNECT established to 127\.0\.0\.1:\d+$/, / closed: closed by /]) {
+    for (const what of [/ connected$/, / SOCKS5 CONNECT 127\.0\.0\.1:\d+$/, / CONNECT established to 127\.0\.0\.1:\d+$/, / SOCKS5 closed: closed by /]) {
       assert.ok(r.debug.some((l) => what.test(l)), `${what} in:\n${r.debug.join('\n')}`);
     }
     assert.ok(r.info.some((l) => /refused the connection/.test(l)));

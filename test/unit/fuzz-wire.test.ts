@@ -70,7 +70,7 @@ const nearSocks4 = fc.oneof(
   validSocks4,
   fc.tuple(port, noNul(MAX_USERID + 1, MAX_USERID + 40)).map(([p, uid]) => [4, 1, p >> 8, p & 0xff, 1, 2, 3, 4, ...uid]),
   fc.tuple(noNul(0, 20), noNul(MAX_HOSTNAME + 1, MAX_HOSTNAME + 40)).map(([uid, h]) => [4, 1, 0, 80, 0, 0, 0, 9, ...uid, 0, ...h]),
-  fc.constant([4, 1, 0, 80, 0, 0, 0, 1, 0, 0]),
+  fc.constant<number[]>([4, 1, 0, 80, 0, 0, 0, 1, 0, 0]),
 );
 
 /** Mutations that break framing: flip, overwrite, insert, delete, truncate, append. */
