@@ -96,7 +96,7 @@ describe(`the npm package (${BIN}), installed from its tarball, and the service 
     } finally {
       assert.equal(await proxy.stop(), 0);
     }
-    assert.match(proxy.stderr(), new RegExp(`user "alice" CONNECT localhost:${web.port} closed: `));
+    assert.match(proxy.stderr(), new RegExp(`user "alice" SOCKS5 CONNECT localhost:${web.port} closed: `));
   });
 
   it(`npx: npm exec runs the package's command by its package name (${BIN})`, async () => {
