@@ -8,6 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import {
+  compileRules,
   DEFAULT_OPTIONS,
   listenVerdict,
   COMMAND_NAMES,
@@ -17,6 +18,7 @@ import {
   formatHostPort,
   type ClosedConnectionInfo,
   type Logger,
+  type RulesOptions,
   type ServerOptions,
 } from './engine';
 
@@ -57,6 +59,17 @@ const OPTIONS = {
   'max-pending-binds': { type: 'string', arg: 'N', help: 'BINDs waiting for their peer at once (default max-connections / 4)' },
   'max-udp-associations': { type: 'string', arg: 'N', help: 'UDP associations at once (default max-connections / 4)' },
   'allow-unauthenticated-remote': { type: 'boolean', help: 'allow a non-loopback host without any --user' },
+  'allow-client': { type: 'string', multiple: true, arg: 'CIDR', help: 'only clients from this IP or CIDR range may connect; repeatable' },
+  allow: { type: 'string', multiple: true, arg: 'PATTERN', help: 'allow destinations matching PATTERN; repeatable' },
+  deny: {
+    type: 'string',
+    multiple: true,
+    arg: 'PATTERN',
+    help:
+      'deny destinations matching PATTERN; repeatable. --allow and --deny are checked in the order given, first match wins, default allow. ' +
+      "PATTERN: HOST[:PORTS] [user:NAME], e.g. '*.corp.example', '10.0.0.0/8', '*:25', '[fd00::/8]:443', '* user:guest'",
+  },
+  'block-private': { type: 'boolean', help: "deny private, loopback, link-local and this machine's own addresses (for a proxy reachable from the network)" },
   verbose: { type: 'boolean', short: 'v', help: 'log every step of every connection (debug)' },
   quiet: { type: 'boolean', short: 'q', help: 'log warnings and errors only (no line per connection)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -179,6 +192,19 @@ function users(tokens: ReturnType<typeof parse>['tokens']): Map<string, string> 
   return out;
 }
 
+/** --allow-client, --allow/--deny (in the order given, across both flags: first match wins), --block-private. */
+function rules(v: Values, tokens: ReturnType<typeof parse>['tokens']): RulesOptions {
+  const destinations: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'option' && (t.name === 'allow' || t.name === 'deny')) destinations.push(`${t.name} ${t.value!}`);
+  }
+  const r: RulesOptions = { clients: v['allow-client'] ?? [], destinations, blockPrivate: v['block-private'] === true };
+  const compiled = compileRules(r);
+  // `rule 3: …` counts --allow and --deny together; `client 2: …` counts --allow-client.
+  if (!compiled.ok) fail(compiled.errors.join('; '));
+  return r;
+}
+
 /** 0 debug, 1 info (default), 2 warnings and errors. */
 function level(v: Values): number {
   if (v.verbose && v.quiet) fail('--verbose and --quiet cannot be used together');
@@ -242,6 +268,7 @@ async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens
     logger,
     commands: { connect: !v['no-connect'], bind: !v['no-bind'], udpAssociate: !v['no-udp'] },
     protocols: { socks5: !v['no-socks5'], socks4: !v['no-socks4'], http: !v['no-http'] },
+    rules: rules(v, tokens),
     timeouts: defined(timeouts),
     ...defined(caps),
   };

@@ -4,7 +4,7 @@
 // the decisions are unit-testable outside VS Code.
 import { isIP } from 'node:net';
 import type { CommandSwitches, LiveOptions, ProtocolSwitches, ServerOptions, Timeouts } from '../engine';
-import { DEFAULT_OPTIONS, isLoopbackHost, isWildcardHost, listenVerdict } from '../engine';
+import { DEFAULT_OPTIONS, DEFAULT_RULES, isLoopbackHost, isWildcardHost, listenVerdict, rulesProblems, type RulesOptions } from '../engine';
 
 export const SECTION = 'socks5';
 
@@ -26,6 +26,9 @@ export const SETTING_KEYS = [
   'timeouts.bind',
   'maxConnections',
   'allowUnauthenticatedRemote',
+  'rules.clients',
+  'rules.destinations',
+  'rules.blockPrivate',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -33,7 +36,16 @@ export type SettingKey = (typeof SETTING_KEYS)[number];
  * Security-sensitive keys: `machine`-scoped and restricted in untrusted workspaces, so a cloned
  * repository's `.vscode/settings.json` can never open the proxy to the network or start it.
  */
-export const MACHINE_KEYS: readonly SettingKey[] = ['host', 'port', 'autoStart', 'auth.users', 'allowUnauthenticatedRemote'];
+export const MACHINE_KEYS: readonly SettingKey[] = [
+  'host',
+  'port',
+  'autoStart',
+  'auth.users',
+  'allowUnauthenticatedRemote',
+  'rules.clients',
+  'rules.destinations',
+  'rules.blockPrivate',
+];
 
 /** What `workspace.getConfiguration('socks5').get(key)` returned for each key (anything at all). */
 export type RawSettings = Partial<Record<SettingKey, unknown>>;
@@ -51,6 +63,8 @@ export interface ProxySettings {
   timeoutsSeconds: { handshake: number; connect: number; idle: number; bind: number };
   maxConnections: number;
   allowUnauthenticatedRemote: boolean;
+  /** Client allow-list, destination rules, block-private (checked by the engine's rules module). */
+  rules: RulesOptions;
 }
 
 const seconds = (ms: number): number => ms / 1000;
@@ -67,6 +81,7 @@ export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
   timeoutsSeconds: { handshake: seconds(t.handshakeMs), connect: seconds(t.connectMs), idle: seconds(t.idleMs), bind: seconds(t.bindMs) },
   maxConnections: DEFAULT_OPTIONS.maxConnections,
   allowUnauthenticatedRemote: false,
+  rules: DEFAULT_RULES,
 });
 
 /** Limits shared with package.json's `minimum` / `maximum`. */
@@ -179,6 +194,12 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     fail,
   );
 
+  const rules: RulesOptions = {
+    clients: ruleListSetting(raw['rules.clients'], 'rules.clients', (clients) => rulesProblems({ clients }), fail),
+    destinations: ruleListSetting(raw['rules.destinations'], 'rules.destinations', (destinations) => rulesProblems({ destinations }), fail),
+    blockPrivate: booleanSetting(raw['rules.blockPrivate'], 'rules.blockPrivate', DEFAULT_RULES.blockPrivate, fail),
+  };
+
   if (!commands.connect && !commands.bind && !commands.udpAssociate) {
     warnings.push({
       setting: id('commands.connect'),
@@ -207,6 +228,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
       timeoutsSeconds,
       maxConnections,
       allowUnauthenticatedRemote,
+      rules,
     },
   };
 }
@@ -358,6 +380,7 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
       maxConnections: settings.maxConnections,
       commands: { ...settings.commands },
       protocols: { ...settings.protocols },
+      rules: settings.rules,
     },
   };
 }
@@ -406,7 +429,18 @@ export function planApply(running: EngineOptions, next: EngineOptions): ApplyPla
     live.maxConnections = next.maxConnections;
     changed.push('socks5.maxConnections');
   }
+  if (!sameRules(running.rules, next.rules)) {
+    live.rules = next.rules ?? DEFAULT_RULES;
+    changed.push('socks5.rules');
+  }
   return changed.length === 0 ? { kind: 'none' } : { kind: 'live', live, changed };
+}
+
+function sameRules(a: Partial<RulesOptions> | undefined, b: Partial<RulesOptions> | undefined): boolean {
+  const x = { ...DEFAULT_RULES, ...a };
+  const y = { ...DEFAULT_RULES, ...b };
+  const same = (p: readonly string[], q: readonly string[]) => p.length === q.length && p.every((v, i) => v === q[i]);
+  return x.blockPrivate === y.blockPrivate && same(x.clients, y.clients) && same(x.destinations, y.destinations);
 }
 
 function sameUsers(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
@@ -425,6 +459,23 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'object') return 'an object';
   return String(v);
+}
+
+/** A list of strings whose entries `problems` checks (each problem names its entry: `rule 3: …`). */
+function ruleListSetting(v: unknown, key: SettingKey, problems: (list: string[]) => string[], fail: Fail): string[] {
+  if (isUnset(v)) return [];
+  if (!Array.isArray(v)) {
+    fail(key, `must be a list of strings (got ${describe(v)})`);
+    return [];
+  }
+  const bad = v.findIndex((e) => typeof e !== 'string');
+  if (bad !== -1) {
+    fail(key, `entry ${bad + 1} must be a string (got ${describe(v[bad])})`);
+    return [];
+  }
+  const list = v as string[];
+  for (const p of problems(list)) fail(key, p);
+  return list;
 }
 
 function booleanSetting(v: unknown, key: SettingKey, dflt: boolean, fail: Fail): boolean {

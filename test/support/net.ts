@@ -67,12 +67,12 @@ export async function echoServer(host = '127.0.0.1'): Promise<{ server: Server; 
 }
 
 /** An HTTP server answering `body` on every path. */
-export async function httpServer(body = 'hello through socks5\n'): Promise<{ server: HttpServer; port: number }> {
+export async function httpServer(body = 'hello through socks5\n', host = '127.0.0.1'): Promise<{ server: HttpServer; port: number }> {
   const server = createHttpServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(body);
   });
-  return { server, port: await listen(server) };
+  return { server, port: await listen(server, host) };
 }
 
 export function close(server: Server | HttpServer): Promise<void> {

@@ -5,3 +5,4 @@ export { parseRule, parseRules, DestinationPolicy, ClientList, type Rule, type V
 export { invalidHostName } from './hostname';
 export { PRIVATE_RANGES, PrivateNetworks, interfaceAddresses } from './private';
 export { parseCidr, parseIp, cidrContains, type Cidr, type Ip } from './ip';
+export { compileRules, rulesProblems, DEFAULT_RULES, NO_RULES, type RulesOptions, type CompiledRules } from './config';
