@@ -61,15 +61,8 @@ const OPTIONS = {
   'allow-unauthenticated-remote': { type: 'boolean', help: 'allow a non-loopback host without any --user' },
   'allow-client': { type: 'string', multiple: true, arg: 'CIDR', help: 'only clients from this IP or CIDR range may connect; repeatable' },
   allow: { type: 'string', multiple: true, arg: 'PATTERN', help: 'allow destinations matching PATTERN; repeatable' },
-  deny: {
-    type: 'string',
-    multiple: true,
-    arg: 'PATTERN',
-    help:
-      'deny destinations matching PATTERN; repeatable. --allow and --deny are checked in the order given, first match wins, default allow. ' +
-      "PATTERN: HOST[:PORTS] [user:NAME], e.g. '*.corp.example', '10.0.0.0/8', '*:25', '[fd00::/8]:443', '* user:guest'",
-  },
-  'block-private': { type: 'boolean', help: "deny private, loopback, link-local and this machine's own addresses (for a proxy reachable from the network)" },
+  deny: { type: 'string', multiple: true, arg: 'PATTERN', help: 'deny destinations matching PATTERN; repeatable (see Rules below)' },
+  'block-private': { type: 'boolean', help: "deny private, loopback, link-local and this machine's own addresses" },
   verbose: { type: 'boolean', short: 'v', help: 'log every step of every connection (debug)' },
   quiet: { type: 'boolean', short: 'q', help: 'log warnings and errors only (no line per connection)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -88,6 +81,12 @@ and SOCKS4/4a on the same port.
 
 Options:
 ${rows.join('\n')}
+
+Rules: --allow and --deny are checked in the order given, the first match wins; no match: allowed.
+  PATTERN is HOST[:PORTS] [user:NAME]: *, example.com, *.example.com (names below it),
+  .example.com (it and below), 10.0.0.0/8, [fd00::/8]:443, *:8000-8999, '* user:guest'.
+  A name is checked as asked and on every address it resolves to (denied if any is).
+  --block-private is checked before them (use it when the proxy is reachable from the network).
 
 Prints one line to stdout once listening: "SOCKS5 proxy listening on HOST:PORT".
 Logs go to stderr: one line per connection as it closes (client, destination, bytes, outcome).
