@@ -412,9 +412,14 @@ export function renderHttp(input: Input): string {
 
 /** `doc` with its HTTP CONNECT section replaced by `section` (appended when it has none). */
 export function spliceHttpSection(doc: string, section: string): string {
-  const a = doc.indexOf(HTTP_SECTION_START);
-  const b = doc.indexOf(HTTP_SECTION_END);
-  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + HTTP_SECTION_END.length);
+  return spliceSection(doc, HTTP_SECTION_START, HTTP_SECTION_END, section);
+}
+
+/** `doc` with the part from `start` to `end` (markers included) replaced by `section`, or `section` appended. */
+export function spliceSection(doc: string, start: string, end: string, section: string): string {
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + end.length);
   return `${doc.replace(/\n*$/, '')}\n\n${section}\n`;
 }
 

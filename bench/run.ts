@@ -17,7 +17,7 @@ import { HTTP_METRICS, render, renderHttp, spliceHttpSection, stat, type Environ
 
 const ROOT = resolve(__dirname, '..');
 
-interface Args {
+export interface Args {
   quick: boolean;
   rounds: number;
   only: string[] | undefined;
@@ -29,7 +29,7 @@ interface Args {
   compare: string[];
 }
 
-function parseArgs(argv: string[]): Args {
+export function parseArgs(argv: string[]): Args {
   const a: Args = {
     quick: false,
     rounds: 3,
@@ -88,7 +88,7 @@ interface Built {
   extensionBuilt: boolean;
 }
 
-async function build(work: string): Promise<Built> {
+export async function build(work: string): Promise<Built> {
   const load = join(work, 'load');
   const cc = sh('cc', ['-O2', '-Wall', '-o', load, join(ROOT, 'bench/load.c')]);
   if (!cc.ok) throw new Error(`cannot compile bench/load.c (is a C compiler installed? bench/setup.sh installs gcc):\n${cc.out}`);
@@ -117,7 +117,7 @@ async function build(work: string): Promise<Built> {
 
 // ------------------------------------------------------------------------------ processes
 
-interface Targets {
+export interface Targets {
   ports: { source: number; sink: number; echo: number; echoHosts: string[]; udp: number };
   watch: Watch;
   stop(): Promise<void>;
@@ -125,7 +125,7 @@ interface Targets {
 
 const ECHO_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
-function startTargets(load: string): Promise<Targets> {
+export function startTargets(load: string): Promise<Targets> {
   const [cmd, args] = withNofile(load, ['targets', ECHO_HOSTS.join(',')]);
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolveP, reject) => {
@@ -166,7 +166,7 @@ interface CpuSample {
 const fail = (error: string): Result => ({ ok: false, error, rate: 0, clientCpu: 0, proxyCpu: 0, targetCpu: 0, errors: 1, count: 0 });
 
 /** Runs bench/load.c's client; samples CPU at its START/END marks and memory at READY. */
-function runClient(load: string, job: Job): Promise<Result> {
+export function runClient(load: string, job: Job): Promise<Result> {
   const memBefore = job.proxyWatch && job.settleMs !== undefined ? memory(job.proxyWatch.pid, job.proxyWatch.tree) : undefined;
   const [cmd, args] = withNofile(load, ['client', ...job.args]);
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -258,7 +258,7 @@ export const METRICS: Metric[] = [
   { id: 'hconn', title: 'HTTP CONNECT connections, 64 concurrent clients' },
 ];
 
-function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
+export function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
   const warmMs = args.quick ? 200 : 500;
   const measureMs = args.quick ? 500 : 2000;
   const p = t.ports;
@@ -508,7 +508,7 @@ async function main(): Promise<void> {
     log(`rewrote the HTTP CONNECT section of ${args.out}`);
   } else if (args.write) {
     mkdirSync(dirname(args.out), { recursive: true });
-    writeFileSync(args.out, markdown);
+    writeFileSync(args.out, keepSections(existsSync(args.out) ? readFileSync(args.out, 'utf8') : '', markdown));
     writeFileSync(join(dirname(args.out), 'benchmarks.svg'), svg);
     writeFileSync(join(work, 'results.json'), JSON.stringify({ runs, na, env, fig }, null, 1));
     log(`wrote ${args.out} and ${join(dirname(args.out), 'benchmarks.svg')} (raw results: ${join(work, 'results.json')})`);
@@ -526,6 +526,15 @@ function speaks(c: Contender, metric: string): boolean {
   return HTTP_METRICS.includes(metric) ? c.httpConnect === true : c.socks5 !== false;
 }
 
+/**
+ * Sections that other bench scripts (bench/rules.ts) wrote into the file, between
+ * `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`, are carried over to the rewritten file.
+ */
+export function keepSections(old: string, fresh: string): string {
+  const kept = [...old.matchAll(/<!-- bench:([\w-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)].map((m) => m[0]);
+  return kept.length === 0 ? fresh : `${fresh.trimEnd()}\n\n${kept.join('\n\n')}\n`;
+}
+
 function summary(id: string, r: Result): string {
   const cpu = `client ${(r.clientCpu * 100).toFixed(0)}% proxy ${(r.proxyCpu * 100).toFixed(0)}% targets ${(r.targetCpu * 100).toFixed(0)}%`;
   if (/^h?(down|up)/.test(id)) return `${(r.rate / 1048576).toFixed(0)} MiB/s (${cpu})`;
@@ -534,7 +543,10 @@ function summary(id: string, r: Result): string {
   return `${r.rate.toFixed(0)}/s${r.p50us ? ` p50 ${r.p50us.toFixed(0)} µs p99 ${r.p99us?.toFixed(0)} µs` : ''} (${cpu})`;
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+// Run as a script; bench/rules.ts imports the pieces above.
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}

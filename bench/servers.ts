@@ -99,14 +99,15 @@ export function direct(): Contender {
   };
 }
 
-export function ours(cliPath: string, logDir: string): Contender {
+/** `extraArgs`: more CLI options (the rules row runs it with 50 --deny rules). */
+export function ours(cliPath: string, logDir: string, extraArgs: readonly string[] = []): Contender {
   return {
     name: 'ours',
     label: 'this project',
     udp: true,
     httpConnect: true,
     start() {
-      return startNode([cliPath, '--host', '127.0.0.1', '--port', '0', '-q', '--max-connections', '30000'], join(logDir, 'ours.log'), 'our CLI');
+      return startNode([cliPath, '--host', '127.0.0.1', '--port', '0', '-q', '--max-connections', '30000', ...extraArgs], join(logDir, 'ours.log'), 'our CLI');
     },
   };
 }
