@@ -1,0 +1,115 @@
+// Where the rules meet the command handlers, through the seams every front door shares (the
+// CommandContext, its Resolver): nothing here knows SOCKS5, SOCKS4 or HTTP bytes.
+//   - guarded(handler): before a handler runs, a destination name that is not a host name gets
+//     'host-unreachable' and one the rules deny by itself (an address, or a name denied by a name
+//     rule) gets 'not-allowed': neither is looked up.
+//   - checkedResolver(ctx): the server's resolver, with every address it returns checked (a name
+//     that resolves into a denied range is denied: no DNS-rebinding bypass).
+//   - denial texts: `denied by rule 3: deny *.corp.example`, for the outcome, the log and the UI.
+
+import { DialError, type CommandContext, type CommandHandler } from '../commands/context';
+import type { Resolver } from '../types';
+import type { CompiledRules } from './config';
+import { invalidHostName } from './hostname';
+import type { Verdict } from './rules';
+
+/** `denied by rule 3: deny *.corp.example`, with `(NAME resolved to ADDRESS)` when an address was denied. */
+export function deniedText(v: Extract<Verdict, { allowed: false }>, host?: string): string {
+  const via = v.address !== undefined && host !== undefined && host !== v.address ? ` (${host} resolved to ${v.address})` : '';
+  return `denied by ${v.reason}${via}`;
+}
+
+/** `invalid host name "a..b" (an empty label)`. The logger escapes control characters. */
+export function invalidNameText(host: string, why: string): string {
+  return `invalid host name "${host}" (${why})`;
+}
+
+/** The handler, behind the host-name check and the rules' verdict on the destination as given. */
+export function guarded(handler: CommandHandler, checkRules: boolean): CommandHandler {
+  return (ctx) => {
+    const d = ctx.destination;
+    if (d.type === 'domain') {
+      const why = invalidHostName(d.host);
+      if (why !== undefined) {
+        ctx.logger.info(`${ctx.tag} refused: ${invalidNameText(d.host, why)}`);
+        return ctx.fail('host-unreachable', invalidNameText(d.host, why));
+      }
+    }
+    const rules = ctx.config.rules.destinations;
+    if (checkRules && rules.active && !isUnspecified(d.host)) {
+      const v = rules.check(d.host, d.port, ctx.user);
+      if (v !== 'resolve' && !v.allowed) return ctx.fail('not-allowed', deniedText(v));
+    }
+    handler(ctx);
+  };
+}
+
+/** 0.0.0.0 / :: in a BIND request: "any peer", checked when the peer arrives (see peerDenied). */
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+/**
+ * The server's resolver with every answer checked against the rules for this connection's port
+ * and user: a denied address rejects the lookup with a 'not-allowed' DialError. The resolver itself
+ * when no rule could deny.
+ */
+export function checkedResolver(ctx: CommandContext): Resolver {
+  const inner = ctx.config.resolver;
+  const rules = ctx.config.rules.destinations;
+  if (!rules.active) return inner;
+  const { port } = ctx.destination;
+  const user = ctx.user;
+  return {
+    async resolve(host: string): Promise<string[]> {
+      const addresses = await inner.resolve(host);
+      const v = rules.checkResolved(host, addresses, port, user);
+      if (!v.allowed) throw new DialError('not-allowed', deniedText(v, host));
+      return addresses;
+    },
+  };
+}
+
+/** BIND: why a peer that connected from `address` is denied, or undefined. */
+export function peerDenied(rules: CompiledRules, address: string, port: number, user: string | undefined): string | undefined {
+  if (!rules.destinations.active) return undefined;
+  const v = rules.destinations.check(address, port, user);
+  return v !== 'resolve' && !v.allowed ? deniedText(v) : undefined;
+}
+
+/**
+ * UDP: a verdict per destination, for every datagram. Addresses and names are remembered per
+ * association (bounded), so a stream of datagrams to one destination costs one check.
+ */
+export class DatagramGate {
+  private readonly seen = new Map<string, string | null>();
+  constructor(
+    private readonly rules: CompiledRules,
+    private readonly user: string | undefined,
+  ) {}
+
+  get active(): boolean {
+    return this.rules.destinations.active;
+  }
+
+  /**
+   * Why a datagram to `host:port` (a name: after it resolved to `address`) is not allowed, or
+   * undefined. Invalid host names are refused whatever the rules.
+   */
+  denied(host: string, port: number, address?: string): string | undefined {
+    const key = `${host} ${port} ${address ?? ''}`;
+    const hit = this.seen.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    let why: string | undefined;
+    const p = this.rules.destinations;
+    const v = p.check(host, port, this.user);
+    if (v !== 'resolve') why = v.allowed ? undefined : deniedText(v);
+    else if (address !== undefined) {
+      const r = p.checkResolved(host, [address], port, this.user);
+      why = r.allowed ? undefined : deniedText(r, host);
+    }
+    if (this.seen.size >= 256) this.seen.clear();
+    this.seen.set(key, why ?? null);
+    return why;
+  }
+}
