@@ -12,6 +12,7 @@ import { resolverFor } from './net/resolver';
 import { DEFAULT_OPTIONS } from './policy';
 import { DOORS } from './protocol';
 import { doorTable } from './protocol/door';
+import { compileRules, type CompiledRules } from './rules/config';
 import { Session, type SessionConfig, type SessionHost } from './session';
 import {
   PROTOCOL_NAMES,
@@ -27,8 +28,32 @@ import {
 } from './types';
 
 const RECENT_LIMIT = 50;
-/** At most one "refused (maxConnections)" log line per this many ms. */
+/** At most one "refused client" log line of each kind per this many ms. */
 const REFUSAL_LOG_INTERVAL_MS = 5000;
+
+/** Clients closed at accept for one reason: counted; a flood logs one line, then one summary per interval. */
+class Refusals {
+  count = 0;
+  private loggedAt = -Infinity;
+  private countAtLastLog = 0;
+
+  add(log: (line: string) => void, line: () => string): void {
+    this.count++;
+    const now = Date.now();
+    if (now - this.loggedAt < REFUSAL_LOG_INTERVAL_MS) return;
+    const more = this.count - this.countAtLastLog - 1;
+    log(line() + (more > 0 ? `; ${more} more refused since the last message` : ''));
+    this.loggedAt = now;
+    this.countAtLastLog = this.count;
+  }
+}
+
+/** Compiled rules, or an Error naming every invalid entry (`rule 3: …`). */
+function compiled(options: ServerOptions['rules'], listenerAddresses: () => readonly string[]): CompiledRules {
+  const r = compileRules(options, listenerAddresses);
+  if (!r.ok) throw new Error(`invalid rules: ${r.errors.join('; ')}`);
+  return r.rules;
+}
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -99,6 +124,7 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
     ...(options.resolve ? { resolve: options.resolve } : {}),
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.dialer ? { dialer: options.dialer } : {}),
+    ...(options.rules ? { rules: options.rules } : {}),
   };
 }
 
@@ -116,9 +142,10 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   private total = 0;
   private closedBytesUp = 0;
   private closedBytesDown = 0;
-  private refused = 0;
-  private refusalLoggedAt = -Infinity;
-  private refusedAtLastLog = 0;
+  /** Clients closed at accept: over maxConnections, and not on the client allow-list. */
+  private readonly overLimit = new Refusals();
+  private readonly notListed = new Refusals();
+  private rules: CompiledRules;
   /** Pending BINDs and UDP associations in use: counted across live option changes. */
   private readonly slots = new Slots();
 
@@ -127,7 +154,13 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     this.opts = resolveOptions(options);
     this.log = safeLogger(this.opts.logger);
     this.resolver = resolverFor(this.opts);
+    this.rules = compiled(this.opts.rules, () => this.listenerAddresses());
     this.sessionConfig = this.makeSessionConfig();
+  }
+
+  /** For block-private: the address the listener is bound to (and the one asked for). */
+  private listenerAddresses(): string[] {
+    return [this.opts.host, ...(this.bound ? [this.bound.host] : [])];
   }
 
   get logger(): Logger {
@@ -192,8 +225,12 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     }
   }
 
-  /** Live changes (users, timeouts, commands, maxConnections, logger): they apply to new sessions. */
+  /**
+   * Live changes (users, timeouts, commands, rules, maxConnections, logger): they apply to new
+   * sessions. Invalid rules throw (naming the rule) before anything changes.
+   */
   setOptions(live: LiveOptions): void {
+    if (live.rules) this.rules = compiled(live.rules, () => this.listenerAddresses());
     this.opts = {
       ...this.opts,
       ...(live.users ? { users: live.users } : {}),
@@ -204,6 +241,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       timeouts: { ...this.opts.timeouts, ...live.timeouts },
       commands: { ...this.opts.commands, ...live.commands },
       protocols: { ...this.opts.protocols, ...live.protocols },
+      ...(live.rules ? { rules: live.rules } : {}),
     };
     if (live.logger) this.log = safeLogger(live.logger);
     this.sessionConfig = this.makeSessionConfig();
@@ -237,14 +275,15 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     return all.length;
   }
 
-  stats(): ServerStats & { refused: number } {
+  /** `refused`: clients closed at accept over maxConnections; `clientsRefused`: not on the client allow-list. */
+  stats(): ServerStats & { refused: number; clientsRefused: number } {
     let up = this.closedBytesUp;
     let down = this.closedBytesDown;
     for (const s of this.sessions.values()) {
       up += s.bytesUp;
       down += s.bytesDown;
     }
-    return { active: this.sessions.size, total: this.total, bytesUp: up, bytesDown: down, refused: this.refused };
+    return { active: this.sessions.size, total: this.total, bytesUp: up, bytesDown: down, refused: this.overLimit.count, clientsRefused: this.notListed.count };
   }
 
   // --- SessionHost -------------------------------------------------------------------------------
@@ -285,27 +324,28 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),
       resolver: this.resolver,
       dialer: this.opts.dialer ?? directDialer,
+      rules: this.rules,
     };
   }
 
   private accept(socket: Socket): void {
+    // Not on the client allow-list: closed here, before a byte is read (the session that would read is never made).
+    if (!this.rules.clients.allows(socket.remoteAddress)) {
+      this.notListed.add(
+        (l) => this.logger.warn(l),
+        () => `refused client ${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: it is not on the client allow-list (${this.rules.clients.texts.join(', ')})`,
+      );
+      return this.drop(socket);
+    }
     if (this.sessions.size >= this.opts.maxConnections) {
-      this.refused++;
       // A flood must not flood the log: one line, then at most one summary line per interval.
-      const now = Date.now();
-      if (now - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
-        const more = this.refused - this.refusedAtLastLog - 1;
-        this.logger.warn(
+      this.overLimit.add(
+        (l) => this.logger.warn(l),
+        () =>
           `refused client ${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: ` +
-            `${this.opts.maxConnections} connections already open (maxConnections)` +
-            (more > 0 ? `; ${more} more refused since the last message` : ''),
-        );
-        this.refusalLoggedAt = now;
-        this.refusedAtLastLog = this.refused;
-      }
-      socket.on('error', () => {});
-      socket.destroy();
-      return;
+          `${this.opts.maxConnections} connections already open (maxConnections)`,
+      );
+      return this.drop(socket);
     }
     const id = this.nextId++;
     this.total++;
@@ -313,5 +353,10 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     this.sessions.set(id, session);
     if (this.log.debugEnabled) this.logger.debug(`${session.tag} connected`);
     if (this.listenerCount('open') > 0) this.emit('open', session.snapshot());
+  }
+
+  private drop(socket: Socket): void {
+    socket.on('error', () => {});
+    socket.destroy();
   }
 }

@@ -2,6 +2,7 @@
 // (the VS Code layer, the CLI, tests). Nothing in src/engine imports `vscode`.
 
 import type { Socket } from 'node:net';
+import type { RulesOptions } from './rules/config';
 
 /**
  * A command a front door can ask for: SOCKS5 RFC 1928 §4 (SOCKS4 has CONNECT and BIND), and Tor's
@@ -231,6 +232,11 @@ export interface ServerOptions {
   dialer?: Dialer;
   /** Front doors served on the port. Default: all of them. */
   protocols: ProtocolSwitches;
+  /**
+   * Who may connect and where they may go (client allow-list, allow/deny rules, block-private).
+   * Default: none. Invalid rules make the constructor and setOptions() throw, naming the rule.
+   */
+  rules?: Partial<RulesOptions>;
 }
 
 /** What may be changed on a running server without a restart (applies to new sessions). */
@@ -240,6 +246,8 @@ export type LiveOptions = Partial<
   timeouts?: Partial<Timeouts>;
   commands?: Partial<CommandSwitches>;
   protocols?: Partial<ProtocolSwitches>;
+  /** Replaces the rules as a whole (absent fields: none). */
+  rules?: Partial<RulesOptions>;
 };
 
 export interface ServerStats {

@@ -4,14 +4,15 @@
 // `resolve` option plays the rebinding DNS); clients off the allow-list are closed before a byte is
 // read; invalid host names get "host unreachable" before any lookup.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SocksClient, type SocksRemoteHost } from 'socks';
-import { Socks5Server, type ClosedConnectionInfo, type Logger } from '../../src/engine';
-import { lookupAll } from '../../src/engine/connect';
-import { parseReply, type Reply } from '../../src/engine/wire';
+import { Socks5Server, systemResolver, type ClosedConnectionInfo, type Logger } from '../../src/engine';
+import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
 import { RawClient, close, echoServer, eventually, httpServer, run, startProxy, within, WAIT_MS } from '../support/net';
 
 const ALLOWED_IP = '127.0.0.1';
@@ -26,7 +27,7 @@ const NAMES: Record<string, string[]> = {
 const lookups: string[] = [];
 async function resolve(host: string): Promise<string[]> {
   lookups.push(host);
-  return NAMES[host] ?? lookupAll(host);
+  return NAMES[host] ?? systemResolver.resolve(host);
 }
 
 function recorder(): { logger: Logger; lines: string[] } {
@@ -240,13 +241,36 @@ describe('BIND and UDP', () => {
     const err = within(once(denied, 'error') as Promise<[Error]>, 'the BIND error');
     denied.connect();
     const [e] = await err;
-    assert.match(e.message, /not allowed|ruleset/i);
+    assert.match(e.message, /NotAllowed/);
+    // By name: the expected peer's name resolves into the denied range.
+    const { rep, c } = await request(port, 0x02, domain('rebind.test', 0));
+    c.destroy();
+    assert.equal(rep, 0x02);
+    const closed = await lastClosed(proxy, (x) => x.command === 'bind' && x.destination?.host === 'rebind.test');
+    assert.match(closed.outcome.message, /denied by rule 1: deny 127\.0\.0\.2 \(rebind\.test resolved to 127\.0\.0\.2\)/);
 
     const ok = new SocksClient({ proxy: { host: '127.0.0.1', port, type: 5 }, command: 'bind', destination: { host: ALLOWED_IP, port: 0 }, timeout: WAIT_MS });
     const bound = within(once(ok, 'bound') as Promise<[{ socket: Socket; remoteHost: SocksRemoteHost }]>, 'bound');
     ok.connect();
     const [b] = await bound;
+    ok.on('error', () => {}); // "Socket closed": the peer never comes, the test ends the wait
     b.socket.destroy();
+  });
+
+  it('BIND for any peer (0.0.0.0): a peer from a denied address is reset, an allowed one is served', async () => {
+    const { rep, c } = await request(port, 0x02, ipv4('0.0.0.0', 0));
+    assert.equal(rep, 0x00);
+    const listenPort = proxy.connections().find((x) => x.command === 'bind')!.bound!.port;
+    const bad = connect({ host: '127.0.0.1', port: listenPort, localAddress: DENIED_IP });
+    bad.on('error', () => {});
+    await within(new Promise((r) => bad.once('close', r)), 'the denied peer to be reset');
+    await eventually(() => log.lines.some((l) => /BIND: refused peer 127\.0\.0\.2:\d+: denied by rule 1/.test(l)), WAIT_MS, 'the refusal log line');
+    const good = connect({ host: '127.0.0.1', port: listenPort, localAddress: ALLOWED_IP });
+    good.on('error', () => {});
+    await within(once(good, 'connect'), 'the allowed peer to connect');
+    assert.equal((await readReply(c)).rep, 0x00, 'the second reply names the allowed peer');
+    good.destroy();
+    c.destroy();
   });
 
   it('UDP: datagrams to a denied destination are dropped and counted, logged once; allowed ones flow', async () => {
@@ -319,7 +343,7 @@ describe('client allow-list', () => {
       }
       assert.equal(proxy.stats().clientsRefused, 6);
       assert.equal(proxy.stats().total, 0);
-      assert.equal(log.lines.filter((l) => /client 127\.0\.0\.1:\d+ is not on the client allow-list/.test(l)).length, 1, log.lines.join('\n'));
+      assert.equal(log.lines.filter((l) => /refused client 127\.0\.0\.1:\d+: it is not on the client allow-list/.test(l)).length, 1, log.lines.join('\n'));
 
       // On the list (from 127.0.0.3, and over ::1): served.
       const ok = await RawClient.open(port, '127.0.0.1');
@@ -336,5 +360,52 @@ describe('client allow-list', () => {
       await proxy.stop();
       await close(echo.server);
     }
+  });
+});
+
+describe('CLI flags (dist/cli.js)', () => {
+  const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+
+  /** Starts the CLI with `args`; resolves with its port once it printed the listening line. */
+  async function cli(args: string[]): Promise<{ port: number; child: ChildProcess; stderr: () => string }> {
+    const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const [line] = (await within(once(child.stdout!, 'data'), 'the listening line')) as [Buffer];
+    const m = /listening on .+:(\d+)/.exec(String(line));
+    assert.ok(m, String(line));
+    return { port: Number(m[1]), child, stderr: () => err };
+  }
+
+  it('--allow and --deny keep their order across both flags (first match wins); --allow-client closes others', async () => {
+    const a = await httpServer('a\n');
+    const b = await httpServer('b\n');
+    const p = await cli(['--allow', `127.0.0.1:${a.port}`, '--deny', '127.0.0.0/8', '--allow', `127.0.0.1:${b.port}`]);
+    try {
+      assert.equal((await curl('--socks5', p.port, `http://127.0.0.1:${a.port}/`)).stdout, 'a\n');
+      const denied = await curl('--socks5', p.port, `http://127.0.0.1:${b.port}/`);
+      assert.notEqual(denied.code, 0, 'the later --allow never matches: --deny 127.0.0.0/8 came first');
+      await eventually(() => p.stderr().includes('denied by rule 2: deny 127.0.0.0/8'), WAIT_MS, 'the CLI log line naming the rule');
+    } finally {
+      p.child.kill('SIGTERM');
+      await within(once(p.child, 'exit'), 'the CLI to exit');
+    }
+    const q = await cli(['--allow-client', '127.0.0.3', '--block-private']);
+    try {
+      const r = await curl('--socks5', q.port, `http://127.0.0.1:${a.port}/`);
+      assert.notEqual(r.code, 0);
+      await eventually(() => q.stderr().includes('not on the client allow-list (127.0.0.3)'), WAIT_MS, 'the refusal line');
+    } finally {
+      q.child.kill('SIGTERM');
+      await within(once(q.child, 'exit'), 'the CLI to exit');
+      await Promise.all([close(a.server), close(b.server)]);
+    }
+  });
+
+  it('an invalid rule: a one-line error naming it, exit 2', async () => {
+    const r = await run(process.execPath, [CLI, '--port', '0', '--deny', '*.ok.example', '--allow', '10.0.0.0/33', '--allow-client', 'nope']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^socks5-proxy: client 1: "nope" is not an IP address or CIDR range; rule 2: "10\.0\.0\.0\/33": the prefix length must be 0 to 32\n$/);
   });
 });

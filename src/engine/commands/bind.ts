@@ -16,8 +16,9 @@
 import { createServer, type Socket } from 'node:net';
 import { canonicalIp, formatHostPort, isUnspecifiedIp, toIPv4 } from '../address';
 import { relay } from '../relay';
+import { checkedResolver, peerDenied } from '../rules/gate';
 import type { Endpoint } from '../types';
-import { failureForError, type CommandContext } from './context';
+import { DialError, failureForError, type CommandContext } from './context';
 
 /** Bytes the client may send before its peer arrives; beyond this the client is paused. */
 const MAX_EARLY_BYTES = 64 * 1024;
@@ -46,9 +47,10 @@ export function handleBind(session: CommandContext): void {
     const failed = (err: unknown): void => {
       if (session.isClosed) return;
       stopTimer();
-      session.fail(failureForError(err), `BIND: cannot resolve ${req.host}`);
+      session.fail(failureForError(err), err instanceof DialError ? `BIND: ${err.message}` : `BIND: cannot resolve ${req.host}`);
     };
-    session.config.resolver.resolve(req.host).then((addresses) => {
+    // The expected peer's addresses are checked against the rules (a name resolving into a denied range is denied).
+    checkedResolver(session).resolve(req.host).then((addresses) => {
       if (session.isClosed) return;
       if (addresses.length === 0) return failed('ENOTFOUND');
       const allowed = new Set<string>();
@@ -84,6 +86,13 @@ function listen(session: CommandContext, allowed: ReadonlySet<string> | undefine
         `${session.tag} BIND: refused peer ${formatHostPort(peer.remoteAddress ?? '?', peer.remotePort ?? 0)} ` +
           `(expected ${[...allowed].join(' or ')}); still waiting`,
       );
+      peer.resetAndDestroy();
+      return;
+    }
+    const denied = peerDenied(session.config.rules, from, peer.remotePort ?? 0, session.user);
+    if (denied !== undefined) {
+      refused++;
+      session.logger.info(`${session.tag} BIND: refused peer ${formatHostPort(peer.remoteAddress ?? '?', peer.remotePort ?? 0)}: ${denied}; still waiting`);
       peer.resetAndDestroy();
       return;
     }

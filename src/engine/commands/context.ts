@@ -6,6 +6,7 @@
 import type { Socket, Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Slots } from '../limits';
+import type { CompiledRules } from '../rules/config';
 import type { Command, CommandSwitches, Destination, Dialer, Endpoint, FailureKind, HttpRequestInfo, Logger, Outcome, Resolver, SessionState, Timeouts } from '../types';
 
 /** A handle a connection owns: closed with it. */
@@ -29,6 +30,8 @@ export interface CommandConfig {
   maxUdpAssociations: number;
   resolver: Resolver;
   dialer: Dialer;
+  /** Client allow-list and destination rules (see ../rules/gate for where they are checked). */
+  rules: CompiledRules;
 }
 
 /** The facts a handler reports about its connection (each `update` emits one server `update`). */

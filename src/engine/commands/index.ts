@@ -5,16 +5,19 @@
 
 import { handleBind } from './bind';
 import { handleConnect } from './connect';
+import { guarded } from '../rules/gate';
 import { COMMAND_NAMES } from '../types';
 import type { CommandRegistry } from './context';
 import { handleResolve, handleResolvePtr } from './resolve';
 import { handleUdpAssociate } from './udp';
 
+// Every handler runs behind the host-name check; CONNECT and BIND (whose DST is a destination, not
+// the client's own address as in UDP ASSOCIATE) behind the rules' verdict on it too (../rules/gate).
 export const COMMANDS: CommandRegistry = Object.freeze({
-  connect: { label: COMMAND_NAMES.connect, handler: handleConnect, switch: 'connect' },
-  bind: { label: COMMAND_NAMES.bind, handler: handleBind, switch: 'bind' },
-  udpAssociate: { label: COMMAND_NAMES.udpAssociate, handler: handleUdpAssociate, switch: 'udpAssociate' },
+  connect: { label: COMMAND_NAMES.connect, handler: guarded(handleConnect, true), switch: 'connect' },
+  bind: { label: COMMAND_NAMES.bind, handler: guarded(handleBind, true), switch: 'bind' },
+  udpAssociate: { label: COMMAND_NAMES.udpAssociate, handler: guarded(handleUdpAssociate, false), switch: 'udpAssociate' },
   // A name lookup serves CONNECT (torsocks resolves, then connects to the address): same switch.
-  resolve: { label: COMMAND_NAMES.resolve, handler: handleResolve, switch: 'connect' },
-  resolvePtr: { label: COMMAND_NAMES.resolvePtr, handler: handleResolvePtr, switch: 'connect' },
+  resolve: { label: COMMAND_NAMES.resolve, handler: guarded(handleResolve, true), switch: 'connect' },
+  resolvePtr: { label: COMMAND_NAMES.resolvePtr, handler: guarded(handleResolvePtr, false), switch: 'connect' },
 });

@@ -22,6 +22,8 @@ import { lookup } from 'node:dns';
 import { isIP, isIPv6 } from 'node:net';
 import { canonicalIp, formatHostPort, isUnspecifiedIp, toIPv4 } from '../address';
 import { DnsCache } from '../net/resolver';
+import { DatagramGate, invalidNameText } from '../rules/gate';
+import { invalidHostName } from '../rules/hostname';
 import { encodeUdpHeader, parseUdpHeader } from '../protocol/socks5/wire';
 import type { Endpoint, Resolver } from '../types';
 import type { CommandContext, DatagramCounters } from './context';
@@ -101,6 +103,8 @@ const enum Drop {
   Unresolved = 16,
   SendError = 32,
   ClientUnknown = 64,
+  NotAllowed = 128,
+  InvalidName = 256,
 }
 
 const DROP_TEXT: Record<Drop, string> = {
@@ -111,7 +115,12 @@ const DROP_TEXT: Record<Drop, string> = {
   [Drop.Unresolved]: 'destination name does not resolve',
   [Drop.SendError]: 'send failed',
   [Drop.ClientUnknown]: 'reply before the client sent anything',
+  [Drop.NotAllowed]: 'datagram to a destination the rules deny',
+  [Drop.InvalidName]: 'datagram to an invalid host name',
 };
+
+/** Drops worth a line at info level (once per association): the user set the rules, or a client sent garbage names. */
+const NOTABLE_DROPS = Drop.NotAllowed | Drop.InvalidName;
 
 class Association {
   private out4: UdpSocket | undefined;
@@ -123,6 +132,8 @@ class Association {
   private readonly headers = new Map<string, Map<number, Buffer>>();
   /** Drop reasons already logged (each is logged once per association, at debug level). */
   private logged = 0;
+  /** The rules' verdict per destination; undefined when no rule could deny. */
+  private readonly gate: DatagramGate | undefined;
 
   constructor(
     private readonly session: CommandContext,
@@ -133,6 +144,8 @@ class Association {
     private readonly dns: DnsCache,
   ) {
     this.clientPort = pinnedPort;
+    const rules = session.config.rules;
+    this.gate = rules.destinations.active ? new DatagramGate(rules, session.user) : undefined;
   }
 
   start(): void {
@@ -160,23 +173,39 @@ class Association {
     this.clientAddress = rinfo.address;
     this.clientPort = rinfo.port;
     const data = msg.subarray(h.dataOffset);
+    const gate = this.gate;
     if (h.type === 'domain') {
+      const invalid = invalidHostName(h.host);
+      if (invalid !== undefined) return this.drop(Drop.InvalidName, invalidNameText(h.host, invalid));
+      const byName = gate?.denied(h.host, h.port);
+      if (byName !== undefined) return this.drop(Drop.NotAllowed, byName);
       const hit = this.dns.get(h.host);
       if (hit === null) return this.drop(Drop.Unresolved, h.host);
-      if (hit !== undefined) return this.send(hit.family, data, h.port, hit.address);
+      if (hit !== undefined) return this.sendResolved(h.host, hit.family, data, h.port, hit.address);
       const port = h.port;
       this.dns.resolve(h.host, (r) => {
         if (this.session.isClosed) return;
         if (!r) return this.drop(Drop.Unresolved, h.host);
-        this.send(r.family, data, port, r.address);
+        this.sendResolved(h.host, r.family, data, port, r.address);
       });
       return;
+    }
+    if (gate) {
+      const denied = gate.denied(h.host, h.port);
+      if (denied !== undefined) return this.drop(Drop.NotAllowed, denied);
     }
     if (h.type === 'ipv4') return this.send(4, data, h.port, h.host);
     const mapped = h.host.startsWith('::ffff:') ? toIPv4(canonicalIp(h.host) ?? '') : undefined;
     if (mapped !== undefined) return this.send(4, data, h.port, mapped);
     this.send(6, data, h.port, h.host);
   };
+
+  /** A datagram to a name, once resolved: the address it goes to is checked too (no rebinding). */
+  private sendResolved(name: string, family: 4 | 6, data: Buffer, port: number, address: string): void {
+    const denied = this.gate?.denied(name, port, address);
+    if (denied !== undefined) return this.drop(Drop.NotAllowed, denied);
+    this.send(family, data, port, address);
+  }
 
   private send(family: 4 | 6, data: Buffer, port: number, address: string): void {
     if (this.session.isClosed) return;
@@ -240,9 +269,9 @@ class Association {
     this.counters.datagramsDropped++;
     if ((this.logged & reason) === 0) {
       this.logged |= reason;
-      this.session.logger.debug(
-        `${this.session.tag} UDP: dropped ${DROP_TEXT[reason]}${detail ? ` (${detail})` : ''}; further ones are only counted`,
-      );
+      const line = `${this.session.tag} UDP: dropped ${DROP_TEXT[reason]}${detail ? ` (${detail})` : ''}; further ones are only counted`;
+      if (reason & NOTABLE_DROPS) this.session.logger.info(line);
+      else this.session.logger.debug(line);
     }
   }
 
