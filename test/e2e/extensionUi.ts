@@ -64,3 +64,23 @@ export async function scenario(vs: VSCode, name: string, fn: () => Promise<void>
     throw err;
   }
 }
+
+/** Hover widgets of the workbench (tooltips of tree rows and status items). */
+export const HOVER = '.monaco-hover, .workbench-hover';
+
+/** Hovers `target` and returns the text of the hover that appears and matches `expect`. */
+export async function hoverText(page: Page, target: Locator, expect: string | RegExp): Promise<string> {
+  const hover = page.locator(HOVER).filter({ hasText: expect }).first();
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await page.mouse.move(5, 5);
+    await target.hover({ timeout: 10_000 });
+    try {
+      await hover.waitFor({ state: 'visible', timeout: 5_000 });
+      return (await hover.innerText()).replace(/\s+/g, ' ').trim();
+    } catch {
+      log(`no hover matching ${String(expect)} yet (attempt ${attempt})`);
+    }
+  }
+  const shown = await page.locator(HOVER).allInnerTexts().catch(() => []);
+  throw new Error(`no hover matching ${String(expect)}; shown: ${JSON.stringify(shown)}`);
+}

@@ -7,13 +7,12 @@
 //      valid rules keep running (curl is still denied; the allowed page still loads).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { addListItemInUI, findVsix, freePort, log, runCommand, VSCode, waitFor, waitForNotification } from './harness';
-import { scenario as runScenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
+import { hoverText, scenario as runScenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
 import { curlViaProxy, startHttpServer, type TestHttpServer } from './fixtures';
 
 const MACHINE_TAB = 'remote' as const;
-const HOVER = '.monaco-hover, .workbench-hover';
 const scenario = (vs: VSCode, name: string, fn: () => Promise<void>): Promise<void> => runScenario(vs, name, fn, 'rules-');
 
 /** The Connections view's "Recently closed" group, expanded. */
@@ -23,22 +22,6 @@ async function recentlyClosed(page: Page): Promise<void> {
   const recent = page.locator(`${VIEW_CONTAINER} .monaco-list-row`).filter({ hasText: 'Recently closed' }).first();
   await recent.waitFor({ state: 'visible', timeout: 10_000 });
   if ((await recent.getAttribute('aria-expanded')) !== 'true') await recent.click();
-}
-
-/** Hovers `target` and returns the text of the hover that matches `expect` (bounded retries). */
-async function hoverText(page: Page, target: Locator, expect: RegExp): Promise<string> {
-  const hover = page.locator(HOVER).filter({ hasText: expect }).first();
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await page.mouse.move(5, 5);
-    await target.hover({ timeout: 10_000 });
-    try {
-      await hover.waitFor({ state: 'visible', timeout: 5_000 });
-      return (await hover.innerText()).replace(/\s+/g, ' ').trim();
-    } catch {
-      log(`no hover matching ${String(expect)} yet (attempt ${attempt})`);
-    }
-  }
-  throw new Error(`no hover matching ${String(expect)}`);
 }
 
 describe('SOCKS5 rules in VS Code (code-server)', { timeout: 420_000 }, () => {

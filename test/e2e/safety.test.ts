@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SocksClient } from 'socks';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   CodeServer,
   clearNotifications,
@@ -47,10 +47,9 @@ import {
   writeUserSettings,
   type Proc,
 } from './harness';
-import { connectionRow, EXTENSION_ID, scenario as runScenario, statusItem, statusLabel, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
+import { connectionRow, EXTENSION_ID, hoverText, scenario as runScenario, statusItem, statusLabel, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
 import { curlViaProxy, holdPort, startHttpServer, type TestHttpServer } from './fixtures';
 
-const HOVER = '.monaco-hover, .workbench-hover';
 /** Failure evidence of these scenarios is named safety-<scenario>. */
 const scenario = (vs: VSCode, name: string, fn: () => Promise<void>): Promise<void> => runScenario(vs, name, fn, 'safety-');
 
@@ -62,23 +61,6 @@ const WRONG_PASSWORD = `wrong-${TAG}-Guess`;
 
 // ------------------------------------------------------------------------------------------
 // What the extension shows.
-
-/** Hovers `target` and returns the text of the hover that appears and matches `expect`. */
-async function hoverText(page: Page, target: Locator, expect: string | RegExp): Promise<string> {
-  const hover = page.locator(HOVER).filter({ hasText: expect }).first();
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await page.mouse.move(5, 5);
-    await target.hover({ timeout: 10_000 });
-    try {
-      await hover.waitFor({ state: 'visible', timeout: 5_000 });
-      return (await hover.innerText()).replace(/\s+/g, ' ').trim();
-    } catch {
-      log(`no hover matching ${String(expect)} yet (attempt ${attempt})`);
-    }
-  }
-  const shown = await page.locator(HOVER).allInnerTexts().catch(() => []);
-  throw new Error(`no hover matching ${String(expect)}; shown: ${JSON.stringify(shown)}`);
-}
 
 /** Everything the workbench page holds right now: markup (attributes: titles, aria labels) and text. */
 async function pageDump(page: Page): Promise<string> {

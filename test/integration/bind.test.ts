@@ -11,8 +11,7 @@ interface SocksClientEstablishedEvent {
   remoteHost?: SocksRemoteHost;
 }
 import { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, Socks5Server } from '../../src/engine';
-import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
-import { RawClient, connectErrorCode, eventually, readN, startProxy, within, WAIT_MS } from '../support/net';
+import { RawClient, connectErrorCode, eventually, readN, readReply, startProxy, within, WAIT_MS } from '../support/net';
 
 /** Races `p` against a bounded wait. */
 
@@ -24,16 +23,6 @@ async function request(c: RawClient, cmd: number, addr: number[]): Promise<void>
 
 const ipv4 = (ip: string, port: number) => [0x01, ...ip.split('.').map(Number), port >> 8, port & 0xff];
 const domain = (name: string, port: number) => [0x03, name.length, ...Buffer.from(name), port >> 8, port & 0xff];
-
-/** Reads one complete reply (IPv4 or IPv6 BND). */
-async function readReply(c: RawClient, ms = WAIT_MS): Promise<Reply> {
-  const head = await c.read(4, ms);
-  assert.equal(head.length, 4, 'a reply, not a closed connection');
-  const rest = await c.read(head[3] === 0x04 ? 18 : 6, ms);
-  const r = parseReply(Buffer.concat([head, rest]));
-  assert.equal(r.status, 'done');
-  return (r as { value: Reply }).value;
-}
 
 /** Connects to host:port from `localAddress`; resolves with the socket once connected. */
 async function connectFrom(port: number, localAddress: string, host = '127.0.0.1'): Promise<Socket> {

@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SocksClient, type SocksRemoteHost } from 'socks';
 import { Socks5Server, systemResolver, type ClosedConnectionInfo, type Logger } from '../../src/engine';
-import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
-import { RawClient, close, echoServer, eventually, httpServer, run, startProxy, within, WAIT_MS } from '../support/net';
+import { RawClient, close, echoServer, eventually, httpServer, readReply, run, startProxy, within, WAIT_MS } from '../support/net';
 
 const ALLOWED_IP = '127.0.0.1';
 const DENIED_IP = '127.0.0.2';
@@ -34,15 +33,6 @@ function recorder(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const push = (m: string) => lines.push(m);
   return { lines, logger: { debugEnabled: false, debug() {}, info: push, warn: push, error: push } };
-}
-
-async function readReply(c: RawClient): Promise<Reply> {
-  const head = await c.read(4);
-  assert.equal(head.length, 4, 'a reply, not a closed connection');
-  const rest = await c.read(head[3] === 0x04 ? 18 : 6);
-  const r = parseReply(Buffer.concat([head, rest]));
-  assert.equal(r.status, 'done');
-  return (r as { value: Reply }).value;
 }
 
 const ipv4 = (ip: string, port: number) => [0x01, ...ip.split('.').map(Number), port >> 8, port & 0xff];

@@ -8,8 +8,8 @@ import type { Socket } from 'node:net';
 import { SocksClient, type SocksRemoteHost } from 'socks';
 import { DEFAULT_TIMEOUTS, Socks5Server, type ConnectionInfo } from '../../src/engine';
 import { canonicalIp } from '../../src/engine/address';
-import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
-import { RawClient, eventually, run, startProxy, WAIT_MS } from '../support/net';
+import type { Reply } from '../../src/engine/protocol/socks5/wire';
+import { RawClient, eventually, readReply, run, startProxy, WAIT_MS } from '../support/net';
 
 /** How long a test waits to be sure a datagram is NOT answered (the drop counter is the positive proof). */
 const SILENCE_MS = 300;
@@ -84,15 +84,6 @@ class UdpPeer {
 }
 
 const ipv4 = (ip: string, port: number) => [0x01, ...ip.split('.').map(Number), port >> 8, port & 0xff];
-
-async function readReply(c: RawClient): Promise<Reply> {
-  const head = await c.read(4);
-  assert.equal(head.length, 4, 'a reply, not a closed connection');
-  const rest = await c.read(head[3] === 0x04 ? 18 : 6);
-  const r = parseReply(Buffer.concat([head, rest]));
-  assert.equal(r.status, 'done');
-  return (r as { value: Reply }).value;
-}
 
 /** Opens a control connection and sends UDP ASSOCIATE with `addr` (ATYP..PORT bytes). */
 async function associate(proxyPort: number, addr: number[], proxyHost = '127.0.0.1'): Promise<{ ctl: RawClient; reply: Reply }> {

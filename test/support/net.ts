@@ -3,7 +3,9 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, connect, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net';
 import { execFile, spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { Socks5Server, type ServerOptions } from '../../src/engine';
+import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
 
 /** Hard upper bound for any single wait in tests. */
 export const WAIT_MS = 5000;
@@ -198,6 +200,16 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** Reads one complete SOCKS5 reply (IPv4 or IPv6 BND). */
+export async function readReply(c: RawClient, ms = WAIT_MS): Promise<Reply> {
+  const head = await c.read(4, ms);
+  assert.equal(head.length, 4, 'a reply, not a closed connection');
+  const rest = await c.read(head[3] === 0x04 ? 18 : 6, ms);
+  const r = parseReply(Buffer.concat([head, rest]));
+  assert.equal(r.status, 'done');
+  return (r as { value: Reply }).value;
 }
 
 /** Greeting (no auth) + CONNECT request bytes for an IPv4 target. */
