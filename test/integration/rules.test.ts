@@ -396,6 +396,6 @@ describe('CLI flags (dist/cli.js)', () => {
     const r = await run(process.execPath, [CLI, '--port', '0', '--deny', '*.ok.example', '--allow', '10.0.0.0/33', '--allow-client', 'nope']);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^socks5-proxy: client 1: "nope" is not an IP address or CIDR range; rule 2: "10\.0\.0\.0\/33": the prefix length must be 0 to 32\n$/);
+    assert.match(r.stderr, /^[\w-]+: client 1: "nope" is not an IP address or CIDR range; rule 2: "10\.0\.0\.0\/33": the prefix length must be 0 to 32\n$/);
   });
 });
