@@ -13,6 +13,7 @@ import { DEFAULT_OPTIONS } from './policy';
 import { DOORS } from './protocol';
 import { doorTable } from './protocol/door';
 import { compileRules, type CompiledRules } from './rules/config';
+import { rulesDialer } from './rules/gate';
 import { Session, type SessionConfig, type SessionHost } from './session';
 import {
   PROTOCOL_NAMES,
@@ -323,7 +324,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       maxPendingBinds: this.opts.maxPendingBinds ?? defaultSlotCap(this.opts.maxConnections),
       maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),
       resolver: this.resolver,
-      dialer: this.opts.dialer ?? directDialer,
+      // Every outbound stream (CONNECT, HTTP) passes the host-name check and the destination rules.
+      dialer: rulesDialer(this.opts.dialer ?? directDialer, this.rules.destinations),
       rules: this.rules,
     };
   }

@@ -65,6 +65,8 @@ export interface Resolver {
 /** What a dial belongs to: its sockets are closed with it, and a dial it outlived is abandoned. */
 export interface DialScope {
   readonly isClosed: boolean;
+  /** The authenticated user the dial is for (per-user rules), when auth is on. */
+  readonly user?: string;
   own(handle: Socket): void;
   onClose(fn: () => void): void;
 }

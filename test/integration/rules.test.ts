@@ -399,3 +399,25 @@ describe('CLI flags (dist/cli.js)', () => {
     assert.match(r.stderr, /^[\w-]+: client 1: "nope" is not an IP address or CIDR range; rule 2: "10\.0\.0\.0\/33": the prefix length must be 0 to 32\n$/);
   });
 });
+
+describe('the HTTP front door', () => {
+  it('forwarding and CONNECT to a denied destination get 403 naming the rule; allowed ones pass; rebinding is denied', async () => {
+    const web = await httpServer('over http\n');
+    const webDenied = await httpServer('denied\n', DENIED_IP);
+    const { server: proxy, port } = await startProxy({ resolve, rules: { destinations: [`deny ${DENIED_IP}`] } });
+    const http = (url: string, extra: string[] = []) =>
+      run('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{http_connect}', '-x', `http://127.0.0.1:${port}`, ...extra, url]);
+    try {
+      assert.equal((await run('curl', ['-sS', '--max-time', '10', '-x', `http://127.0.0.1:${port}`, `http://allowed.test:${web.port}/`])).stdout, 'over http\n');
+      assert.match((await http(`http://${DENIED_IP}:${webDenied.port}/`)).stdout, /^403 /);
+      assert.match((await http(`http://rebind.test:${webDenied.port}/`)).stdout, /^403 /);
+      const tunnel = await http(`http://rebind.test:${webDenied.port}/`, ['--proxytunnel']);
+      assert.match(tunnel.stdout, / 403$/, tunnel.stdout + tunnel.stderr);
+      const c = await lastClosed(proxy, (x) => x.destination?.host === 'rebind.test');
+      assert.match(c.outcome.message, /denied by rule 1: deny 127\.0\.0\.2 \(rebind\.test resolved to 127\.0\.0\.2\)/);
+    } finally {
+      await proxy.stop();
+      await Promise.all([close(web.server), close(webDenied.server)]);
+    }
+  });
+});

@@ -50,7 +50,7 @@ export function handleBind(session: CommandContext): void {
       session.fail(failureForError(err), err instanceof DialError ? `BIND: ${err.message}` : `BIND: cannot resolve ${req.host}`);
     };
     // The expected peer's addresses are checked against the rules (a name resolving into a denied range is denied).
-    checkedResolver(session).resolve(req.host).then((addresses) => {
+    checkedResolver(session.config.resolver, session.config.rules.destinations, req.port, session.user).resolve(req.host).then((addresses) => {
       if (session.isClosed) return;
       if (addresses.length === 0) return failed('ENOTFOUND');
       const allowed = new Set<string>();

@@ -4,17 +4,15 @@
 import type { Socket } from 'node:net';
 import { formatHostPort } from '../address';
 import { relay } from '../relay';
-import { checkedResolver } from '../rules/gate';
 import type { Dialed } from '../types';
 import { DialError, failureForError, type CommandContext } from './context';
 
 export function handleConnect(ctx: CommandContext): void {
   ctx.update({ state: 'connecting' });
-  const { dialer, timeouts } = ctx.config;
+  const { dialer, resolver, timeouts } = ctx.config;
   let dialing: Promise<Dialed>;
   try {
-    // Every address a name resolves to is checked against the rules before any is dialled.
-    dialing = dialer.dial(ctx.destination, { timeoutMs: timeouts.connectMs, resolver: checkedResolver(ctx), scope: ctx });
+    dialing = dialer.dial(ctx.destination, { timeoutMs: timeouts.connectMs, resolver, scope: ctx });
   } catch (err) {
     return failed(ctx, err);
   }

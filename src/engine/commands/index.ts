@@ -11,10 +11,11 @@ import type { CommandRegistry } from './context';
 import { handleResolve, handleResolvePtr } from './resolve';
 import { handleUdpAssociate } from './udp';
 
-// Every handler runs behind the host-name check; CONNECT and BIND (whose DST is a destination, not
-// the client's own address as in UDP ASSOCIATE) behind the rules' verdict on it too (../rules/gate).
+// Every handler runs behind the host-name check; BIND and RESOLVE behind the rules' verdict on
+// their name or address too (CONNECT gets the rules from the server's dialer, as HTTP does; UDP
+// ASSOCIATE's DST is the client's own address, its datagrams are checked one by one). See ../rules/gate.
 export const COMMANDS: CommandRegistry = Object.freeze({
-  connect: { label: COMMAND_NAMES.connect, handler: guarded(handleConnect, true), switch: 'connect' },
+  connect: { label: COMMAND_NAMES.connect, handler: guarded(handleConnect, false), switch: 'connect' },
   bind: { label: COMMAND_NAMES.bind, handler: guarded(handleBind, true), switch: 'bind' },
   udpAssociate: { label: COMMAND_NAMES.udpAssociate, handler: guarded(handleUdpAssociate, false), switch: 'udpAssociate' },
   // A name lookup serves CONNECT (torsocks resolves, then connects to the address): same switch.

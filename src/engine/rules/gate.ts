@@ -1,17 +1,18 @@
 // Where the rules meet the command handlers, through the seams every front door shares (the
 // CommandContext, its Resolver): nothing here knows SOCKS5, SOCKS4 or HTTP bytes.
 //   - guarded(handler): before a handler runs, a destination name that is not a host name gets
-//     'host-unreachable' and one the rules deny by itself (an address, or a name denied by a name
-//     rule) gets 'not-allowed': neither is looked up.
-//   - checkedResolver(ctx): the server's resolver, with every address it returns checked (a name
-//     that resolves into a denied range is denied: no DNS-rebinding bypass).
+//     'host-unreachable' and (for BIND) one the rules deny by itself (an address, or a name denied
+//     by a name rule) gets 'not-allowed': neither is looked up.
+//   - rulesDialer(dialer): the same for every outbound stream (CONNECT, HTTP), with every address
+//     a name resolves to checked (checkedResolver: no DNS-rebinding bypass).
+//   - peerDenied (BIND's peer) and DatagramGate (each UDP datagram).
 //   - denial texts: `denied by rule 3: deny *.corp.example`, for the outcome, the log and the UI.
 
-import { DialError, type CommandContext, type CommandHandler } from '../commands/context';
-import type { Resolver } from '../types';
+import { DialError, type CommandHandler } from '../commands/context';
+import type { Destination, Dialed, Dialer, DialOptions, Resolver } from '../types';
 import type { CompiledRules } from './config';
 import { invalidHostName } from './hostname';
-import type { Verdict } from './rules';
+import type { DestinationPolicy, Verdict } from './rules';
 
 /** `denied by rule 3: deny *.corp.example`, with `(NAME resolved to ADDRESS)` when an address was denied. */
 export function deniedText(v: Extract<Verdict, { allowed: false }>, host?: string): string {
@@ -50,22 +51,40 @@ function isUnspecified(host: string): boolean {
 }
 
 /**
- * The server's resolver with every answer checked against the rules for this connection's port
- * and user: a denied address rejects the lookup with a 'not-allowed' DialError. The resolver itself
- * when no rule could deny.
+ * `inner` with every answer checked against `rules` for `port` and `user`: a denied address rejects
+ * the lookup with a 'not-allowed' DialError. `inner` itself when no rule could deny.
  */
-export function checkedResolver(ctx: CommandContext): Resolver {
-  const inner = ctx.config.resolver;
-  const rules = ctx.config.rules.destinations;
+export function checkedResolver(inner: Resolver, rules: DestinationPolicy, port: number, user: string | undefined): Resolver {
   if (!rules.active) return inner;
-  const { port } = ctx.destination;
-  const user = ctx.user;
   return {
     async resolve(host: string): Promise<string[]> {
       const addresses = await inner.resolve(host);
       const v = rules.checkResolved(host, addresses, port, user);
       if (!v.allowed) throw new DialError('not-allowed', deniedText(v, host));
       return addresses;
+    },
+  };
+}
+
+/**
+ * The server's dialer behind the host-name check and the rules, for every outbound stream (SOCKS
+ * CONNECT, HTTP CONNECT, HTTP forwarding, whatever dialer is inside: direct or an upstream): an
+ * invalid name is 'host-unreachable' and a denied destination 'not-allowed' before any lookup; a
+ * name the rules must see the addresses of is resolved through checkedResolver, so no address it
+ * resolves to is dialled unless all of them are allowed.
+ */
+export function rulesDialer(inner: Dialer, rules: DestinationPolicy): Dialer {
+  return {
+    dial(target: Destination, options: DialOptions): Promise<Dialed> {
+      if (target.type === 'domain') {
+        const why = invalidHostName(target.host);
+        if (why !== undefined) return Promise.reject(new DialError('host-unreachable', invalidNameText(target.host, why)));
+      }
+      if (!rules.active) return inner.dial(target, options);
+      const user = options.scope.user;
+      const v = rules.check(target.host, target.port, user);
+      if (v === 'resolve') return inner.dial(target, { ...options, resolver: checkedResolver(options.resolver, rules, target.port, user) });
+      return v.allowed ? inner.dial(target, options) : Promise.reject(new DialError('not-allowed', deniedText(v)));
     },
   };
 }
