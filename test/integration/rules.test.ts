@@ -421,3 +421,26 @@ describe('the HTTP front door', () => {
     }
   });
 });
+
+describe('the SOCKS4/4a front door', () => {
+  it('curl --socks4 / --socks4a to a denied destination get 0x5B naming the rule; allowed ones pass', async () => {
+    const web = await httpServer('over socks4\n');
+    const webDenied = await httpServer('denied\n', DENIED_IP);
+    const { server: proxy, port } = await startProxy({ resolve, rules: { destinations: [`deny ${DENIED_IP}`] } });
+    try {
+      assert.equal((await curl('--socks4', port, `http://${ALLOWED_IP}:${web.port}/`)).stdout, 'over socks4\n');
+      assert.equal((await curl('--socks4a', port, `http://allowed.test:${web.port}/`)).stdout, 'over socks4\n');
+      const v4 = await curl('--socks4', port, `http://${DENIED_IP}:${webDenied.port}/`);
+      assert.notEqual(v4.code, 0);
+      const v4a = await curl('--socks4a', port, `http://rebind.test:${webDenied.port}/`);
+      assert.notEqual(v4a.code, 0);
+      const c = await lastClosed(proxy, (x) => x.destination?.host === 'rebind.test');
+      assert.equal(c.protocol, 'socks4a');
+      assert.equal(c.outcome.reply, 0x5b);
+      assert.match(c.outcome.message, /denied by rule 1: deny 127\.0\.0\.2 \(rebind\.test resolved to 127\.0\.0\.2\)/);
+    } finally {
+      await proxy.stop();
+      await Promise.all([close(web.server), close(webDenied.server)]);
+    }
+  });
+});
