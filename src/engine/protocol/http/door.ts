@@ -115,6 +115,13 @@ export function authorize(session: Session, req: RequestHead): boolean {
   let ok = false;
   if (creds) {
     ok = users.verify(creds.username, creds.password);
+    if (!ok && creds.latin1) {
+      // Not UTF-8 (RFC 7617's charset): ISO-8859-1, as Python requests and older clients send it.
+      const password = Buffer.from(creds.password.toString('latin1'), 'utf8');
+      creds.username = creds.latin1;
+      ok = users.verify(creds.username, password);
+      password.fill(0);
+    }
     creds.password.fill(0);
   }
   if (ok) {

@@ -2,6 +2,7 @@
 // framing it sends stated once), its own answers (a status, a short text body, Content-Length,
 // Connection: close where it closes), and the Basic credentials it reads.
 
+import { isUtf8 } from 'node:buffer';
 import { fieldTokens, fieldValues, type Field } from './head';
 import type { Framing, RequestHead } from './request';
 import type { ResponseHead } from './response';
@@ -168,9 +169,10 @@ export const PROXY_AUTHENTICATE: Field = ['Proxy-Authenticate', `Basic realm="${
 /**
  * `Proxy-Authorization: Basic <base64(user:password)>` (RFC 7617) → the credentials, or undefined
  * when the field is absent, repeated, of another scheme or malformed. The password is a Buffer
- * the caller zeroes after checking it.
+ * the caller zeroes after checking it. `latin1`: set when the bytes are not UTF-8 (the user name
+ * read as ISO-8859-1; the password bytes then read the same way by the caller).
  */
-export function basicCredentials(fields: readonly Field[]): { username: string; password: Buffer } | undefined {
+export function basicCredentials(fields: readonly Field[]): { username: string; password: Buffer; latin1?: string } | undefined {
   const values = fieldValues(fields, 'proxy-authorization');
   if (values.length !== 1) return undefined;
   const m = /^basic +([A-Za-z0-9+/]+={0,2})$/i.exec(values[0]!);
@@ -183,6 +185,8 @@ export function basicCredentials(fields: readonly Field[]): { username: string; 
   }
   const username = decoded.toString('utf8', 0, colon);
   const password = Buffer.from(decoded.subarray(colon + 1));
+  // Bytes that are not UTF-8: the user name as ISO-8859-1 reads them, for a second try.
+  const latin1 = isUtf8(decoded) ? undefined : decoded.toString('latin1', 0, colon);
   decoded.fill(0);
-  return { username, password };
+  return latin1 === undefined ? { username, password } : { username, password, latin1 };
 }
