@@ -208,6 +208,8 @@ export function isCleanOutcome(outcome: Outcome): boolean {
 /** Tree label: the requested destination `host:port` (UDP: the relay; before the request: `handshake…`). */
 export function connectionLabel(info: ConnectionInfo): string {
   if (info.command === 'udpAssociate') return info.bound ? `UDP relay ${formatEndpoint(info.bound)}` : 'UDP relay';
+  // HTTP forwarding: the request's method and URL host (`GET example.com:80`).
+  if (info.http && info.destination) return `${info.http.method} ${formatEndpoint(info.destination)}`;
   if (info.destination) return formatEndpoint(info.destination);
   return 'handshake…';
 }
@@ -272,6 +274,7 @@ export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, n
   }
   lines.push(`Client: ${escapeMarkdown(formatEndpoint(info.client))}`);
   if (info.user !== undefined) lines.push(`User: ${escapeMarkdown(info.user)}`);
+  if (info.http) lines.push(`HTTP request: ${escapeMarkdown(info.http.method)} (${info.http.requests} on this connection)`);
   if (info.destination?.type === 'domain') lines.push(`Requested: ${escapeMarkdown(formatEndpoint(info.destination))} (domain)`);
   if (info.remote) {
     lines.push(`${info.command === 'bind' ? 'Peer' : 'Resolved'}: ${escapeMarkdown(formatEndpoint(info.remote))}`);

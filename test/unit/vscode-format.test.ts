@@ -126,6 +126,15 @@ describe('sessions', () => {
     assert.equal(destinationText(conn({ destination: undefined })), undefined);
   });
 
+  it('labels an HTTP-forwarding session by method and URL host, and its tooltip counts its requests', () => {
+    const http = conn({ protocol: 'http', http: { method: 'GET', requests: 3 }, destination: { type: 'domain', host: 'example.com', port: 80 } });
+    assert.equal(connectionLabel(http), 'GET example.com:80');
+    assert.equal(destinationText(http), 'example.com:80');
+    assert.match(connectionTooltip(http, T0), /HTTP request: GET \(3 on this connection\)/);
+    const evil = connectionTooltip(conn({ http: { method: '[x](command:y)', requests: 1 } }), T0);
+    assert.ok(!evil.includes('](command'), evil);
+  });
+
   it('describes client, traffic and age', () => {
     assert.equal(connectionDescription(conn(), T0 + 192_000), '127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m');
     assert.equal(
