@@ -371,6 +371,11 @@ describe('own answers and credentials', () => {
     assert.equal(creds('Basic !!!'), undefined);
     assert.equal(creds('Basic'), undefined);
     assert.equal(creds(['Basic YTpi', 'Basic YTpi']), undefined);
+    // ISO-8859-1 bytes (Python requests): not UTF-8, so a second reading is offered.
+    const latin = creds('Basic ' + Buffer.from('jörg:wörd', 'latin1').toString('base64'));
+    assert.equal(latin?.latin1, 'jörg');
+    assert.equal(Buffer.from(latin!.password.toString('latin1'), 'utf8').toString(), 'wörd');
+    assert.equal(creds('Basic ' + Buffer.from('jörg:wörd').toString('base64'))?.latin1, undefined);
     assert.equal(basicCredentials([]), undefined);
   });
 
