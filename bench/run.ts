@@ -258,7 +258,8 @@ export const METRICS: Metric[] = [
   { id: 'hconn', title: 'HTTP CONNECT connections, 64 concurrent clients' },
 ];
 
-export function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job {
+/** `via`: how the HTTP CONNECT rows' load reaches the proxy (SOCKS5 for this project's own comparison column). */
+export function jobFor(id: string, args: Args, t: Targets, proxy: Running, via: 'http' | 'socks5' = 'http'): Job {
   const warmMs = args.quick ? 200 : 500;
   const measureMs = args.quick ? 500 : 2000;
   const p = t.ports;
@@ -295,9 +296,9 @@ export function jobFor(id: string, args: Args, t: Targets, proxy: Running): Job 
     case 'udp32':
       return job(['mode=udp', 'inflight=32', 'size=64', at(p.udp)]);
     case 'hdown1':
-      return job(['mode=tput', 'dir=down', 'streams=1', 'via=http', at(p.source)]);
+      return job(['mode=tput', 'dir=down', 'streams=1', `via=${via}`, at(p.source)]);
     case 'hconn':
-      return job(['mode=connrate', 'conc=64', 'via=http', `hosts=${p.echoHosts.join(',')}`, at(p.echo)]);
+      return job(['mode=connrate', 'conc=64', `via=${via}`, `hosts=${p.echoHosts.join(',')}`, at(p.echo)]);
   }
   throw new Error(`unknown metric ${id}`);
 }
@@ -356,11 +357,9 @@ const WARM_UP_METRICS = ['conn', 'hconn'];
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  let only = args.only ? METRICS.filter((m) => args.only!.includes(m.id)) : METRICS;
-  // The HTTP CONNECT rows alone: they come with this project's SOCKS5 download (its target is a
-  // ratio to it) and rewrite only their own section of the output.
+  const only = args.only ? METRICS.filter((m) => args.only!.includes(m.id)) : METRICS;
+  // The HTTP CONNECT rows alone rewrite only their own section of the output.
   const httpOnly = args.only !== undefined && only.length > 0 && only.every((m) => HTTP_METRICS.includes(m.id));
-  if (httpOnly && only.some((m) => m.id === 'hdown1')) only = [METRICS.find((m) => m.id === 'down1')!, ...only];
   if (process.platform !== 'linux') throw new Error('the benchmark reads /proc: Linux only');
 
   // Peers: install when root (idempotent), otherwise say how.
@@ -375,6 +374,10 @@ async function main(): Promise<void> {
 
   const all: Contender[] = [direct()];
   if (args.servers.includes('ours')) all.push(ours(built.cli, logDir));
+  // The HTTP CONNECT rows' comparison column: the same load through this project's SOCKS5 door,
+  // on the same running server, in the same rounds (its target is a ratio to it).
+  if (args.servers.includes('ours'))
+    all.push({ name: 'ourssocks', label: 'this project, SOCKS5 (same rows)', udp: false, socks5: false, httpConnect: true, start: async () => ({ ...running.get('ours')!, stop: async () => {} }) });
   args.compare.forEach((cli, i) => all.push({ ...ours(cli, logDir), name: `cmp${i + 1}`, label: `compare ${i + 1} (${basename(dirname(cli))}/${basename(cli)})` }));
   if (args.servers.includes('floor')) all.push(bareNode(join(ROOT, 'bench', 'bare-relay.mjs'), logDir));
   if (args.servers.includes('microsocks')) all.push(microsocks(logDir));
@@ -410,14 +413,14 @@ async function main(): Promise<void> {
         // on a code path only after thousands of passes through it; C servers are unaffected.
         for (const c of contenders) {
           if (c.name === 'direct' || (c.name === 'floor' && !FLOOR_METRICS.includes(m.id)) || !speaks(c, m.id)) continue;
-          const res = await runClient(built.load, jobFor(m.id, args, targets, running.get(c.name)!));
+          const res = await runClient(built.load, jobFor(m.id, args, targets, running.get(c.name)!, viaOf(c)));
           log(`${m.id} ${c.name} warm-up run (not counted): ${res.ok ? summary(m.id, res) : `failed ${res.error ?? ''}`}`);
         }
       }
       for (let round = 0; round < args.rounds; round++) {
         for (const c of contenders) {
-          if (!speaks(c, m.id) || (httpOnly && m.id === 'down1' && c.name !== 'ours' && c.name !== 'direct')) {
-            (na[m.id] ??= {})[c.name] = speaks(c, m.id) ? 'not run' : 'none';
+          if (!speaks(c, m.id)) {
+            (na[m.id] ??= {})[c.name] = 'none';
             continue;
           }
           if (c.name === 'direct' && (m.id === 'conn' || m.id === 'hconn')) {
@@ -445,13 +448,13 @@ async function main(): Promise<void> {
             running.set(c.name, server);
             await new Promise((r) => setTimeout(r, 300));
           }
-          let res = await runClient(built.load, jobFor(m.id, args, targets, server));
+          let res = await runClient(built.load, jobFor(m.id, args, targets, server, viaOf(c)));
           if (!res.ok && !/reply 0x7/.test(res.error ?? '')) {
             // One retry after a pause: a server still busy with the previous run's connections
             // (Dante recycles its worker processes) gets a second chance; both are reported.
             log(`${m.id} ${c.name} round ${round + 1}: failed (${res.error ?? ''}), retrying once`);
             await new Promise((r) => setTimeout(r, 1000));
-            const again = await runClient(built.load, jobFor(m.id, args, targets, server));
+            const again = await runClient(built.load, jobFor(m.id, args, targets, server, viaOf(c)));
             if (again.ok) again.error = `first attempt failed (${res.error ?? 'no result'}), the retry is counted`;
             res = again;
           }
@@ -531,9 +534,12 @@ function speaks(c: Contender, metric: string): boolean {
  * `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`, are carried over to the rewritten file.
  */
 export function keepSections(old: string, fresh: string): string {
-  const kept = [...old.matchAll(/<!-- bench:([\w-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)].map((m) => m[0]);
+  // A section the fresh run wrote itself (the HTTP CONNECT rows, when run) is not carried twice.
+  const kept = [...old.matchAll(/<!-- bench:([\w-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)].filter((m) => !fresh.includes(`<!-- bench:${m[1]} -->`)).map((m) => m[0]);
   return kept.length === 0 ? fresh : `${fresh.trimEnd()}\n\n${kept.join('\n\n')}\n`;
 }
+
+const viaOf = (c: Contender): 'http' | 'socks5' => (c.name === 'ourssocks' ? 'socks5' : 'http');
 
 function summary(id: string, r: Result): string {
   const cpu = `client ${(r.clientCpu * 100).toFixed(0)}% proxy ${(r.proxyCpu * 100).toFixed(0)}% targets ${(r.targetCpu * 100).toFixed(0)}%`;
