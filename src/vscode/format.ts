@@ -115,10 +115,14 @@ export function connectableHost(host: string): string {
  * percent-encoded; a password is never part of the URL. IPv6 hosts are bracketed.
  */
 export function buildProxyUrl(address: Endpoint, user?: string): string {
-  const host = connectableHost(address.host);
-  const hostPart = host.includes(':') ? `[${host}]` : host;
   const userPart = user ? `${encodeURIComponent(user)}@` : '';
-  return `socks5://${userPart}${hostPart}:${address.port}`;
+  return `socks5://${userPart}${urlHost(address.host)}:${address.port}`;
+}
+
+/** A host as a client dials it in a URL or `host:port`: wildcards become loopback, IPv6 bracketed. */
+export function urlHost(host: string): string {
+  const h = connectableHost(host);
+  return h.includes(':') ? `[${h}]` : h;
 }
 
 // ---------------------------------------------------------------------------------------------
