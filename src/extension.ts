@@ -6,6 +6,7 @@ import { registerCommands } from './vscode/commands';
 import { ConnectionsView } from './vscode/connectionsView';
 import { ProxyController } from './vscode/controller';
 import { Log, background, errorMessage } from './vscode/log';
+import { Reach } from './vscode/reach';
 import { Secrets } from './vscode/secrets';
 import { StatusBar } from './vscode/statusBar';
 
@@ -24,11 +25,13 @@ export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
   background(vscode.commands.executeCommand('setContext', 'socks5.running', false), log);
   background(vscode.commands.executeCommand('setContext', 'socks5.state', 'stopped'), log);
 
-  const view = new ConnectionsView(ctl);
+  const reach = new Reach(ctl, log, secrets, context.environmentVariableCollection);
+  const view = new ConnectionsView(ctl, reach);
   context.subscriptions.push(
-    new StatusBar(ctl),
+    reach,
+    new StatusBar(ctl, reach),
     view,
-    ...registerCommands({ controller: ctl, view, log, secrets, extensionId: context.extension.id }),
+    ...registerCommands({ controller: ctl, view, log, secrets, reach, extensionId: context.extension.id }),
     vscode.workspace.onDidChangeConfiguration((e) => ctl.onConfigurationChanged(e)),
     secrets.onDidChange(() => void ctl.reapply()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void ctl.reapply()),

@@ -6,6 +6,9 @@ import type { ConnectionNode, ConnectionsView } from './connectionsView';
 import type { ProxyController } from './controller';
 import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint } from './format';
 import { background, errorMessage, type Log } from './log';
+import type { Reach } from './reach';
+import { t } from './reach';
+import { whereText } from './recipes';
 import type { Secrets } from './secrets';
 import { isLoopbackHost, passwordProblem, usernameProblem } from './settings';
 
@@ -14,12 +17,16 @@ export interface CommandDeps {
   view: ConnectionsView;
   log: Log;
   secrets: Secrets;
+  reach: Reach;
   /** `publisher.name`, for the `@ext:` settings filter. */
   extensionId: string;
 }
 
+/** contributes.walkthroughs[0].id in package.json. */
+export const WALKTHROUGH_ID = 'socks5.getStarted';
+
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { controller, view, log, secrets } = deps;
+  const { controller, view, log, secrets, reach } = deps;
 
   const register = (id: string, handler: (...args: unknown[]) => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -62,7 +69,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 
     register('socks5.copyProxyUrl', async () => {
       const running = controller.address;
-      const address = running ?? { host: controller.settings.host, port: controller.settings.port };
+      // Where the user is: the local end of a forward in a remote window, else the listener.
+      const here = reach.whereabouts();
+      const address = here?.address ?? { host: controller.settings.host, port: controller.settings.port };
       const users = running ? controller.activeUsers : configuredUsers();
       let user: string | undefined = users[0];
       if (users.length > 1) {
@@ -78,10 +87,18 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
       const url = buildProxyUrl(address, user);
       await vscode.env.clipboard.writeText(url);
-      const note = running ? '' : ' (the proxy is not running)';
+      const note = here ? ` (${whereText(here, t)})` : ` (${t('the proxy is not running')})`;
       background(vscode.window.showInformationMessage(`Copied ${url} to the clipboard${note}.`));
       return url;
     }),
+
+    register('socks5.useFromThisComputer', () => reach.useFromThisComputer()),
+
+    register('socks5.useWith', () => reach.pickRecipe()),
+
+    register('socks5.openWalkthrough', () =>
+      vscode.commands.executeCommand('workbench.action.openWalkthrough', `${deps.extensionId}#${WALKTHROUGH_ID}`, false),
+    ),
 
     register('socks5.setPassword', async (arg?: unknown) => {
       const users = configuredUsers();

@@ -18,6 +18,8 @@ import {
   plural,
   stateLabel,
 } from './format';
+import type { Reach } from './reach';
+import { t } from './reach';
 import { Throttle } from './throttle';
 
 export const VIEW_ID = 'socks5.connections';
@@ -65,7 +67,10 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
   private readonly rows = new Map<string, ActiveNode>();
   private shownRoot: string | undefined;
 
-  constructor(private readonly controller: ProxyController) {
+  constructor(
+    private readonly controller: ProxyController,
+    private readonly reach: Reach,
+  ) {
     super();
     this.view = this._register(
       vscode.window.createTreeView(VIEW_ID, { treeDataProvider: this, showCollapseAll: false, canSelectMany: false }),
@@ -86,6 +91,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         this.requestRefresh();
       }),
     );
+    this._register(reach.onDidChange(() => this.badge.schedule()));
     this._register(
       this.view.onDidChangeVisibility((e) => {
         if (e.visible && this.stale) this.requestRefresh();
@@ -238,8 +244,18 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
     const state = this.controller.state;
     const active = state === 'running' ? this.controller.activeCount() : 0;
     this.view.badge = active > 0 ? { value: active, tooltip: plural(active, 'active connection') } : undefined;
-    const address = this.controller.address;
-    this.view.description = address ? formatEndpoint(address) : state === 'error' ? 'failed to start' : '';
+    // The address that works where the user is, and which one it is in a remote window.
+    const here = this.reach.whereabouts();
+    const address = here?.address;
+    this.view.description = here
+      ? here.where === 'local'
+        ? formatEndpoint(here.address)
+        : here.where === 'forwarded'
+          ? t('{0} on this computer', formatEndpoint(here.address))
+          : t('{0} on the remote', formatEndpoint(here.address))
+      : state === 'error'
+        ? 'failed to start'
+        : '';
     // Running, no active session but a history: the welcome content is hidden by the history, so
     // say where clients should connect.
     this.view.message =

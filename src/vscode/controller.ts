@@ -11,6 +11,7 @@ import { affectsSettings, readRawSettings, updateSetting } from './config';
 import { Disposable, toDisposable } from './dispose';
 import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
 import { background, errorMessage, type Log } from './log';
+import type { Doors } from './recipes';
 import type { Secrets } from './secrets';
 import {
   DEFAULT_SETTINGS,
@@ -103,6 +104,16 @@ export class ProxyController extends Disposable {
   /** User names that can log in on the running proxy (auth is off when empty). */
   get activeUsers(): string[] {
     return this.runningOptions ? [...this.runningOptions.users.keys()] : [];
+  }
+
+  /**
+   * The front doors of the running listener, as the engine resolved them. SOCKS5 is open unless
+   * the engine says otherwise; the HTTP door only where the engine has one and it is on
+   * (`protocols.http`): an engine without the option has no HTTP door.
+   */
+  get doors(): Doors {
+    const p = (this.server?.options as { protocols?: { socks5?: boolean; http?: boolean } } | undefined)?.protocols;
+    return { socks5: p?.socks5 !== false, http: p?.http === true };
   }
 
   connections(): ConnectionInfo[] {

@@ -12,6 +12,7 @@ import type {
 } from '../engine';
 import { COMMAND_NAMES } from '../engine';
 import type { ProxyState } from './api';
+import type { Translate, Whereabouts } from './recipes';
 
 // ---------------------------------------------------------------------------------------------
 // Numbers
@@ -67,6 +68,11 @@ export function formatClock(epochMs: number): string {
   const d = new Date(epochMs);
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** Fills `{0}`-style placeholders (the English text, untranslated). */
+export function fill(message: string, ...args: Array<string | number>): string {
+  return message.replace(/\{(\d+)\}/g, (whole, i: string) => (args[Number(i)] !== undefined ? String(args[Number(i)]) : whole));
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {
@@ -360,6 +366,8 @@ export interface StatusModel {
   stats?: ServerStats;
   /** Non-loopback listener. */
   exposed?: boolean;
+  /** Where the shown address works (remote windows: forwarded or not), while running. */
+  reach?: { whereabouts: Whereabouts; httpOnly: boolean };
 }
 
 /** Status bar text: `$(radio-tower) SOCKS5 :1080 · 3`, `$(circle-slash) SOCKS5`, … */
@@ -395,13 +403,15 @@ export const STATUS_TOOLTIP_COMMANDS = [
   'socks5.start',
   'socks5.stop',
   'socks5.copyProxyUrl',
+  'socks5.useWith',
+  'socks5.useFromThisComputer',
   'socks5.showConnections',
   'socks5.showLog',
   'socks5.openSettings',
 ] as const;
 
 /** Markdown tooltip for the status bar item (command links limited to STATUS_TOOLTIP_COMMANDS). */
-export function statusTooltip(m: StatusModel): string {
+export function statusTooltip(m: StatusModel, t: Translate = fill): string {
   const link = (label: string, icon: string, command: (typeof STATUS_TOOLTIP_COMMANDS)[number]): string =>
     `[$(${icon}) ${label}](command:${command} "${label}")`;
   const auth = m.authUsers > 0 ? `on (${plural(m.authUsers, 'user')})` : 'off';
@@ -411,14 +421,28 @@ export function statusTooltip(m: StatusModel): string {
       const addr = m.address ?? m.configured;
       lines.push('**SOCKS5 proxy: running**');
       // Our own bound address (validated host): safe inside a code span, where escapes would show.
-      lines.push(`Address: \`${formatEndpoint(addr)}\`${m.exposed ? ' (reachable from the network)' : ' (this machine only)'}`);
+      const w = m.reach?.whereabouts;
+      if (w?.where === 'forwarded') {
+        lines.push(t('On this computer: `{0}` (forwarded to the remote `{1}`)', formatEndpoint(w.address), formatEndpoint(w.listener)));
+      } else if (w?.where === 'remote') {
+        lines.push(t('Address: `{0}` on the remote host only', formatEndpoint(addr)));
+        if (m.reach?.httpOnly) lines.push(t('This browser window cannot forward SOCKS5 to your computer: "Use from This Computer" shows the tunnel command.'));
+      } else {
+        lines.push(`Address: \`${formatEndpoint(addr)}\`${m.exposed ? ' (reachable from the network)' : ' (this machine only)'}`);
+      }
       lines.push(`Authentication: ${auth}`);
       lines.push(`Commands: ${enabledCommandsText(m.commands)}`);
       const s = m.stats ?? { active: 0, total: 0, bytesUp: 0, bytesDown: 0 };
       lines.push(`Connections: ${s.active} active / ${s.total} total`);
       lines.push(`Traffic: ↑ ${formatBytes(s.bytesUp)} ↓ ${formatBytes(s.bytesDown)}`);
       lines.push(
-        [link('Copy URL', 'copy', 'socks5.copyProxyUrl'), link('Show Connections', 'list-flat', 'socks5.showConnections'), link('Stop', 'debug-stop', 'socks5.stop')].join(' · '),
+        [
+          link('Copy URL', 'copy', 'socks5.copyProxyUrl'),
+          link(t('Use With…'), 'tools', 'socks5.useWith'),
+          ...(w?.where === 'remote' ? [link(t('Use from This Computer'), 'remote', 'socks5.useFromThisComputer')] : []),
+          link('Show Connections', 'list-flat', 'socks5.showConnections'),
+          link('Stop', 'debug-stop', 'socks5.stop'),
+        ].join(' · '),
       );
       break;
     }

@@ -6,14 +6,13 @@
 // curl, git, pip, requests, ssh and Chromium lines are run against the CLI
 // (test/integration/reach.test.ts).
 import type { Endpoint } from '../engine';
-import { connectableHost, urlHost } from './format';
+import { connectableHost, fill, urlHost } from './format';
 
 /** Translates an English message with `{0}`-style placeholders (vscode.l10n.t in the extension). */
 export type Translate = (message: string, ...args: Array<string | number>) => string;
 
 /** The identity translation: fills the placeholders in. */
-export const englishT: Translate = (message, ...args) =>
-  message.replace(/\{(\d+)\}/g, (whole, i: string) => (args[Number(i)] !== undefined ? String(args[Number(i)]) : whole));
+export const englishT: Translate = fill;
 
 /** Stands for the password in every generated line: passwords are never shown in clear. */
 export const PASSWORD_PLACEHOLDER = '<password>';

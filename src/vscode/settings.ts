@@ -29,6 +29,9 @@ export const SETTING_KEYS = [
   'rules.clients',
   'rules.destinations',
   'rules.blockPrivate',
+  'remote.forwardOnStart',
+  'terminal.proxyEnvironment',
+  'terminal.includeCredentials',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -45,6 +48,7 @@ export const MACHINE_KEYS: readonly SettingKey[] = [
   'rules.clients',
   'rules.destinations',
   'rules.blockPrivate',
+  'terminal.includeCredentials',
 ];
 
 /** What `workspace.getConfiguration('socks5').get(key)` returned for each key (anything at all). */
@@ -65,6 +69,12 @@ export interface ProxySettings {
   allowUnauthenticatedRemote: boolean;
   /** Client allow-list, destination rules, block-private (checked by the engine's rules module). */
   rules: RulesOptions;
+  /** socks5.remote.forwardOnStart: forward the port to the user's computer at every start (remote windows). */
+  forwardOnStart: boolean;
+  /** socks5.terminal.proxyEnvironment: new integrated terminals get the proxy variables while it runs. */
+  terminalEnvironment: boolean;
+  /** socks5.terminal.includeCredentials: those variables may carry a user's password. */
+  terminalCredentials: boolean;
 }
 
 const seconds = (ms: number): number => ms / 1000;
@@ -82,6 +92,9 @@ export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
   maxConnections: DEFAULT_OPTIONS.maxConnections,
   allowUnauthenticatedRemote: false,
   rules: DEFAULT_RULES,
+  forwardOnStart: false,
+  terminalEnvironment: false,
+  terminalCredentials: false,
 });
 
 /** Limits shared with package.json's `minimum` / `maximum`. */
@@ -199,6 +212,19 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     destinations: ruleListSetting(raw['rules.destinations'], 'rules.destinations', (destinations) => rulesProblems({ destinations }), fail),
     blockPrivate: booleanSetting(raw['rules.blockPrivate'], 'rules.blockPrivate', DEFAULT_RULES.blockPrivate, fail),
   };
+  const forwardOnStart = booleanSetting(raw['remote.forwardOnStart'], 'remote.forwardOnStart', DEFAULT_SETTINGS.forwardOnStart, fail);
+  const terminalEnvironment = booleanSetting(
+    raw['terminal.proxyEnvironment'],
+    'terminal.proxyEnvironment',
+    DEFAULT_SETTINGS.terminalEnvironment,
+    fail,
+  );
+  const terminalCredentials = booleanSetting(
+    raw['terminal.includeCredentials'],
+    'terminal.includeCredentials',
+    DEFAULT_SETTINGS.terminalCredentials,
+    fail,
+  );
 
   if (!commands.connect && !commands.bind && !commands.udpAssociate) {
     warnings.push({
@@ -229,6 +255,9 @@ export function validateSettings(raw: RawSettings): ValidationResult {
       maxConnections,
       allowUnauthenticatedRemote,
       rules,
+      forwardOnStart,
+      terminalEnvironment,
+      terminalCredentials,
     },
   };
 }

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { ProxyController } from './controller';
 import { Disposable, toDisposable } from './dispose';
 import { STATUS_TOOLTIP_COMMANDS, statusAccessibility, statusText, statusTooltip } from './format';
+import { t, type Reach } from './reach';
 import { Throttle } from './throttle';
 
 /** How often the tooltip's traffic totals are refreshed while running (counters have no events). */
@@ -16,7 +17,10 @@ export class StatusBar extends Disposable {
   private lastTooltip = '';
   private lastState = '';
 
-  constructor(private readonly controller: ProxyController) {
+  constructor(
+    private readonly controller: ProxyController,
+    private readonly reach: Reach,
+  ) {
     super();
     this.item = this._register(vscode.window.createStatusBarItem('socks5.status', vscode.StatusBarAlignment.Right, 100));
     this.item.name = 'SOCKS5 Proxy';
@@ -26,15 +30,17 @@ export class StatusBar extends Disposable {
     this._register(controller.onDidChangeState(() => this.update.flush()));
     this._register(controller.onDidChangeConnections(() => this.update.schedule()));
     this._register(controller.onDidChangeSettings(() => this.update.schedule()));
+    this._register(reach.onDidChange(() => this.update.schedule()));
     this.render();
     this.item.show();
   }
 
   private render(): void {
     if (this.isDisposed) return;
-    const m = this.controller.statusModel();
+    const whereabouts = this.reach.whereabouts();
+    const m = { ...this.controller.statusModel(), ...(whereabouts ? { reach: { whereabouts, httpOnly: this.reach.httpOnlyForward } } : {}) };
     const text = statusText(m);
-    const tooltip = statusTooltip(m);
+    const tooltip = statusTooltip(m, t);
     if (text !== this.lastText) {
       this.item.text = text;
       this.item.accessibilityInformation = { label: statusAccessibility(m), role: 'button' };
