@@ -8,7 +8,7 @@ import { buildProxyUrl, connectionDescription, connectionLabel, destinationText,
 import { background, errorMessage, type Log } from './log';
 import type { Reach } from './reach';
 import { t } from './reach';
-import { whereText } from './recipes';
+import { WALKTHROUGH_ID, whereText } from './recipes';
 import type { Secrets } from './secrets';
 import { isLoopbackHost, passwordProblem, usernameProblem } from './settings';
 
@@ -21,9 +21,6 @@ export interface CommandDeps {
   /** `publisher.name`, for the `@ext:` settings filter. */
   extensionId: string;
 }
-
-/** contributes.walkthroughs[0].id in package.json. */
-export const WALKTHROUGH_ID = 'socks5.getStarted';
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { controller, view, log, secrets, reach } = deps;

@@ -20,6 +20,9 @@ export const PASSWORD_PLACEHOLDER = '<password>';
 /** Hosts that must never be sent to the proxy by environment-configured tools. */
 export const NO_PROXY = 'localhost,127.0.0.1,::1';
 
+/** contributes.walkthroughs[0].id in package.json (opened by socks5.openWalkthrough). */
+export const WALKTHROUGH_ID = 'socks5.getStarted';
+
 /** The page the example lines fetch. */
 export const EXAMPLE_URL = 'https://example.com/';
 

@@ -1,10 +1,14 @@
 // Every line "reach" generates: proxy URLs, terminal environment, the "Use This Proxy With…"
 // lines, the reading of asExternalUri results and the tunnel recipes (src/vscode/recipes.ts).
 import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { STATUS_TOOLTIP_COMMANDS, statusTooltip, type StatusModel } from '../../src/vscode/format';
 import {
   NO_PROXY,
   PASSWORD_PLACEHOLDER,
+  WALKTHROUGH_ID,
   classifyExternalUri,
   englishT,
   fishQuote,
@@ -285,5 +289,67 @@ describe('where the shown address works', () => {
     assert.equal(whereText(fw), 'on this computer, forwarded to the remote 127.0.0.1:1080');
     assert.equal(whereText(whereabouts(V4, true, undefined)), 'on the remote host only');
     assert.equal(whereText(whereabouts(V4, false, undefined)), 'on this computer');
+  });
+});
+
+describe('status bar tooltip in remote windows', () => {
+  const base: StatusModel = {
+    state: 'running',
+    address: V4,
+    configured: V4,
+    authUsers: 0,
+    commands: { connect: true, bind: true, udpAssociate: true },
+    stats: { active: 0, total: 0, bytesUp: 0, bytesDown: 0 },
+  };
+
+  it('forwarded: the local address first, and that it is forwarded to the remote listener', () => {
+    const md = statusTooltip({ ...base, reach: { whereabouts: whereabouts(V4, true, FORWARDED), httpOnly: false } });
+    assert.match(md, /On this computer: `127\.0\.0\.1:54321` \(forwarded to the remote `127\.0\.0\.1:1080`\)/);
+    assert.doesNotMatch(md, /this machine only/);
+    assert.doesNotMatch(md, /command:socks5\.useFromThisComputer/);
+    assert.match(md, /command:socks5\.useWith /);
+  });
+
+  it('not forwarded: the remote address, said to work there only, with the link that forwards it', () => {
+    const md = statusTooltip({ ...base, reach: { whereabouts: whereabouts(V4, true, undefined), httpOnly: false } });
+    assert.match(md, /Address: `127\.0\.0\.1:1080` on the remote host only/);
+    assert.match(md, /\[\$\(remote\) Use from This Computer\]\(command:socks5\.useFromThisComputer /);
+    const browser = statusTooltip({ ...base, reach: { whereabouts: whereabouts(V4, true, undefined), httpOnly: true } });
+    assert.match(browser, /cannot forward SOCKS5 to your computer/);
+  });
+
+  it('a local window: unchanged', () => {
+    assert.match(statusTooltip({ ...base, reach: { whereabouts: whereabouts(V4, false, undefined), httpOnly: false } }), /Address: `127\.0\.0\.1:1080` \(this machine only\)/);
+  });
+
+  it('links only to commands its MarkdownString trusts', () => {
+    const md = statusTooltip({ ...base, reach: { whereabouts: whereabouts(V4, true, undefined), httpOnly: false } });
+    for (const m of md.matchAll(/\(command:([\w.]+)/g)) assert.ok((STATUS_TOOLTIP_COMMANDS as readonly string[]).includes(m[1]!), m[1]);
+  });
+});
+
+describe('walkthrough (package.json contributes.walkthroughs)', () => {
+  const root = path.resolve(__dirname, '..', '..');
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const commands = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
+  const [walk] = pkg.contributes.walkthroughs as Array<{ id: string; steps: Array<{ id: string; description: string; media: { markdown: string }; when?: string }> }>;
+
+  it('is the one socks5.openWalkthrough opens, with the four steps, each with its action button and page', () => {
+    assert.equal(walk!.id, WALKTHROUGH_ID);
+    assert.deepEqual(
+      walk!.steps.map((s) => s.id),
+      ['start', 'fromThisComputer', 'pointTool', 'watch'],
+    );
+    for (const step of walk!.steps) {
+      const links = [...step.description.matchAll(/\]\(command:([\w.]+)\)/g)].map((m) => m[1]!);
+      assert.equal(links.length, 1, step.id);
+      assert.ok(commands.has(links[0]!), links[0]);
+      assert.ok(existsSync(path.join(root, step.media.markdown)), step.media.markdown);
+    }
+    assert.equal(walk!.steps.find((s) => s.id === 'fromThisComputer')!.when, 'remoteName');
+  });
+
+  it('ships its pages in the VSIX', () => {
+    assert.match(readFileSync(path.join(root, '.vscodeignore'), 'utf8'), /^!media\/walkthrough\/\*\.md$/m);
   });
 });
