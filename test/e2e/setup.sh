@@ -37,11 +37,14 @@ NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 # extensions; --no-install-recommends keeps the tor daemon itself out).
 # wget, git, python3-requests, openssl: the HTTP proxy door's clients (test/integration/http-clients.test.ts)
 #   and the self-signed certificate of its TLS origin.
+# netcat-openbsd, ncat, openssh-client, python3-pip: with git and python3-requests, the clients whose
+# "Use This Proxy With…" lines test/integration/reach.test.ts runs (nc/ncat as ssh's ProxyCommand).
 # ripgrep: stands in for @vscode/ripgrep's binary (its postinstall downloads from GitHub).
 # libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config python3 make g++: code-server's native modules.
 # fonts: readable screenshots.
 # systemd: systemd-analyze verify for docs/socks5-proxy-cli.service (test/integration/package.test.ts).
 PKGS=(chromium curl ca-certificates python3 python3-socks torsocks wget git python3-requests openssl ripgrep make g++ pkg-config
+      netcat-openbsd ncat openssh-client python3-pip
       libkrb5-dev libxkbfile-dev libsecret-1-dev fonts-liberation fonts-dejavu-core procps systemd)
 missing=()
 for p in "${PKGS[@]}"; do
