@@ -12,3 +12,4 @@ export { directDialer } from './net/dialer';
 export { DialError, failureForError, type CommandContext, type CommandRegistry } from './commands/context';
 // Rules (host-free: the extension validates its settings with the same compile the engine runs).
 export { compileRules, rulesProblems, DEFAULT_RULES, type RulesOptions } from './rules/config';
+export { hasDoor } from './protocol/available';

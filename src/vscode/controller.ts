@@ -107,13 +107,13 @@ export class ProxyController extends Disposable {
   }
 
   /**
-   * The front doors of the running listener, as the engine resolved them. SOCKS5 is open unless
-   * the engine says otherwise; the HTTP door only where the engine has one and it is on
-   * (`protocols.http`): an engine without the option has no HTTP door.
+   * The front doors of the running listener: switched on (`protocols`) and present in the engine
+   * (an HTTP switch without an HTTP door opens nothing). Stopped: SOCKS5 only.
    */
   get doors(): Doors {
-    const p = (this.server?.options as { protocols?: { socks5?: boolean; http?: boolean } } | undefined)?.protocols;
-    return { socks5: p?.socks5 !== false, http: p?.http === true };
+    const p = this.server?.options.protocols;
+    if (!p) return { socks5: true, http: false };
+    return { socks5: p.socks5 && engine().hasDoor('socks5'), http: p.http && engine().hasDoor('http') };
   }
 
   connections(): ConnectionInfo[] {

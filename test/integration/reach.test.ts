@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { resolveOptions } from '../../src/engine';
+import { hasDoor, resolveOptions } from '../../src/engine';
 import { EXAMPLE_URL, PASSWORD_PLACEHOLDER, recipes, type Doors, type RecipeId } from '../../src/vscode/recipes';
 import { close, listen, run } from '../support/net';
 
@@ -24,7 +24,7 @@ const PASSWORD = `pw-${Math.random().toString(36).slice(2, 8)}'$x`;
 const PYTHON = '/usr/bin/python3';
 
 /** The engine's HTTP door, where it has one (the CLI opens every door it has by default). */
-const HTTP_DOOR = (resolveOptions({}) as { protocols?: { http?: boolean } }).protocols?.http === true;
+const HTTP_DOOR = resolveOptions({}).protocols.http && hasDoor('http');
 const DOORS: Doors = { socks5: true, http: HTTP_DOOR };
 
 interface Cli {
@@ -55,7 +55,8 @@ async function startCli(args: string[]): Promise<Cli> {
 
 /** How many CONNECTs to `host:port` the CLI has logged so far. */
 function connects(c: Cli, hostPort: string): number {
-  return c.stderr.split('\n').filter((l) => l.includes(` CONNECT ${hostPort}`) && !l.includes('established')).length;
+  // The request line (`#1 127.0.0.1:39096 CONNECT 127.0.0.1:45637`), one per connection.
+  return c.stderr.split('\n').filter((l) => l.endsWith(` CONNECT ${hostPort}`)).length;
 }
 
 /** A line for the CLI `c`, with the user (when given) filled in by the generator. */

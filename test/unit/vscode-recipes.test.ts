@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { hasDoor } from '../../src/engine';
 import { STATUS_TOOLTIP_COMMANDS, statusTooltip, type StatusModel } from '../../src/vscode/format';
 import {
   NO_PROXY,
@@ -351,5 +352,13 @@ describe('walkthrough (package.json contributes.walkthroughs)', () => {
 
   it('ships its pages in the VSIX', () => {
     assert.match(readFileSync(path.join(root, '.vscodeignore'), 'utf8'), /^!media\/walkthrough\/\*\.md$/m);
+  });
+});
+
+describe('front doors the engine has', () => {
+  it('SOCKS5 always; a switch alone opens no door', () => {
+    assert.equal(hasDoor('socks5'), true);
+    // The engine's HTTP switch defaults to on; the lines follow the door, which may not exist yet.
+    assert.equal(typeof hasDoor('http'), 'boolean');
   });
 });
