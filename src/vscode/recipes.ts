@@ -259,28 +259,28 @@ export function recipes(target: RecipeTarget, t: Translate = englishT): Recipe[]
       'firefox',
       'Firefox',
       t('Settings → Network Settings → Manual proxy configuration: SOCKS Host {0}, Port {1}, SOCKS v5, tick "Proxy DNS when using SOCKS v5". Copies the same as user.js lines.', bare, address.port),
-      [
-        'user_pref("network.proxy.type", 1);',
-        `user_pref("network.proxy.socks", ${JSON.stringify(ffHost)});`,
-        `user_pref("network.proxy.socks_port", ${address.port});`,
-        'user_pref("network.proxy.socks_version", 5);',
-        'user_pref("network.proxy.socks_remote_dns", true);',
-        'user_pref("network.proxy.allow_hijacking_localhost", true);',
-      ].join('\n'),
+      userPrefs([
+        ['network.proxy.type', 1],
+        ['network.proxy.socks', ffHost],
+        ['network.proxy.socks_port', address.port],
+        ['network.proxy.socks_version', 5],
+        ['network.proxy.socks_remote_dns', true],
+        ['network.proxy.allow_hijacking_localhost', true],
+      ]),
     );
   } else if (doors.http) {
     add(
       'firefox',
       'Firefox',
       t('Settings → Network Settings → Manual proxy configuration: HTTP Proxy {0}, Port {1}, tick "Also use this proxy for HTTPS". Copies the same as user.js lines.', bare, address.port),
-      [
-        'user_pref("network.proxy.type", 1);',
-        `user_pref("network.proxy.http", ${JSON.stringify(ffHost)});`,
-        `user_pref("network.proxy.http_port", ${address.port});`,
-        `user_pref("network.proxy.ssl", ${JSON.stringify(ffHost)});`,
-        `user_pref("network.proxy.ssl_port", ${address.port});`,
-        'user_pref("network.proxy.allow_hijacking_localhost", true);',
-      ].join('\n'),
+      userPrefs([
+        ['network.proxy.type', 1],
+        ['network.proxy.http', ffHost],
+        ['network.proxy.http_port', address.port],
+        ['network.proxy.ssl', ffHost],
+        ['network.proxy.ssl_port', address.port],
+        ['network.proxy.allow_hijacking_localhost', true],
+      ]),
     );
   } else {
     missing('firefox', 'Firefox', t('Firefox cannot log in to a SOCKS5 proxy; it needs the HTTP door (socks5.protocols.http)'));
@@ -292,6 +292,11 @@ export function recipes(target: RecipeTarget, t: Translate = englishT): Recipe[]
     missing('pac', t('PAC URL (automatic proxy configuration)'), t('The PAC file is served by the HTTP door (socks5.protocols.http), which is off'));
   }
   return out;
+}
+
+/** Firefox user.js lines. */
+function userPrefs(prefs: Array<[string, string | number | boolean]>): string {
+  return prefs.map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -76,28 +76,22 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Runs a command line in bash, asynchronously (the loopback targets live in this process). */
-function bash(
-  script: string,
-  env: NodeJS.ProcessEnv,
-  cwd?: string,
-  input?: string,
-  timeoutMs = 30_000,
-  doneWhen?: () => boolean,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return exec('bash', ['-c', script], env, cwd, input, timeoutMs, doneWhen);
+interface RunOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  input?: string;
+  timeoutMs?: number;
+  /** Polled: once true, what the line started is stopped (a client that would wait for more). */
+  doneWhen?: () => boolean;
 }
 
-function exec(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd?: string,
-  input?: string,
-  timeoutMs = 30_000,
-  /** Polled: once true, what the line started is stopped (a client that would wait for more). */
-  doneWhen?: () => boolean,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a command line in bash, asynchronously (the loopback targets live in this process). */
+function bash(script: string, o: RunOptions): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return exec('bash', ['-c', script], o);
+}
+
+function exec(cmd: string, args: string[], o: RunOptions): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { env, cwd, input, timeoutMs = 30_000, doneWhen } = o;
   return new Promise((resolve) => {
     // Its own process group, so a timeout stops everything the line started (by this PID).
     const child = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -178,8 +172,7 @@ async function writeRepo(dir: string): Promise<string> {
   mkdirSync(work);
   const r = await bash(
     'git init -q && echo hi > f && git add f && git commit -qm one && git clone -q --bare . ../repo.git && cd ../repo.git && git update-server-info && git rev-parse HEAD',
-    env,
-    work,
+    { env, cwd: work },
   );
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
@@ -248,7 +241,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
       [authCli, line(authCli, 'curl', 'alice').replace(PASSWORD_PLACEHOLDER, urlPassword)],
     ] as const) {
       const before = connects(c, `127.0.0.1:${web.port}`);
-      const r = await bash(`${l.replace(EXAMPLE_URL, target())} -sS --max-time 10`, cleanEnv());
+      const r = await bash(`${l.replace(EXAMPLE_URL, target())} -sS --max-time 10`, { env: cleanEnv() });
       assert.equal(r.stdout, 'reach target page\n', `${l}\n${r.stderr}`);
       assert.equal(connects(c, `127.0.0.1:${web.port}`), before + 1, l);
     }
@@ -256,7 +249,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
 
   it('curl with a user: the line as copied (placeholder left in) is refused, not let through', async () => {
     const before = connects(authCli, `127.0.0.1:${web.port}`);
-    const r = await bash(`${line(authCli, 'curl', 'alice').replace(EXAMPLE_URL, target())} -sS --max-time 10`, cleanEnv());
+    const r = await bash(`${line(authCli, 'curl', 'alice').replace(EXAMPLE_URL, target())} -sS --max-time 10`, { env: cleanEnv() });
     assert.notEqual(r.code, 0);
     assert.equal(connects(authCli, `127.0.0.1:${web.port}`), before);
   });
@@ -265,11 +258,11 @@ describe('Use This Proxy With… lines against the CLI', () => {
     const repo = join(tmp, 'clone-here');
     mkdirSync(repo);
     const env = cleanEnv({ GIT_CONFIG_NOSYSTEM: '1', HOME: repo });
-    assert.equal((await bash('git init -q', env, repo)).code, 0);
+    assert.equal((await bash('git init -q', { env, cwd: repo })).code, 0);
     const l = line(cli, 'git-repo');
-    assert.equal((await bash(l, env, repo)).code, 0, l);
+    assert.equal((await bash(l, { env, cwd: repo })).code, 0, l);
     const before = connects(cli, `127.0.0.1:${web.port}`);
-    const r = await bash(`git ls-remote http://127.0.0.1:${web.port}/repo.git`, env, repo);
+    const r = await bash(`git ls-remote http://127.0.0.1:${web.port}/repo.git`, { env, cwd: repo });
     assert.match(r.stdout, new RegExp(`^${commit}\\s+HEAD`, 'm'), r.stderr);
     assert.ok(connects(cli, `127.0.0.1:${web.port}`) > before, 'git went through the proxy');
   });
@@ -279,10 +272,10 @@ describe('Use This Proxy With… lines against the CLI', () => {
     mkdirSync(home);
     const env = cleanEnv({ GIT_CONFIG_NOSYSTEM: '1', HOME: home });
     const l = line(cli, 'git-global');
-    assert.equal((await bash(l, env, home)).code, 0, l);
+    assert.equal((await bash(l, { env, cwd: home })).code, 0, l);
     assert.match(readFileSync(join(home, '.gitconfig'), 'utf8'), new RegExp(`proxy = socks5h://127\\.0\\.0\\.1:${cli.port}`));
     const before = connects(cli, `127.0.0.1:${web.port}`);
-    const r = await bash(`git ls-remote http://127.0.0.1:${web.port}/repo.git`, env, home);
+    const r = await bash(`git ls-remote http://127.0.0.1:${web.port}/repo.git`, { env, cwd: home });
     assert.match(r.stdout, new RegExp(`^${commit}\\s+HEAD`, 'm'), r.stderr);
     assert.ok(connects(cli, `127.0.0.1:${web.port}`) > before);
   });
@@ -304,7 +297,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
     });
     const l = line(cli, 'pip').replace('PACKAGE', 'reachdemo');
     const before = connects(cli, `127.0.0.1:${web.port}`);
-    const r = await bash(l, env, tmp, undefined, 120_000);
+    const r = await bash(l, { env, cwd: tmp, timeoutMs: 120_000 });
     assert.equal(r.code, 0, `${l}\n${r.stdout}\n${r.stderr}`);
     assert.ok(existsSync(join(into, 'reachdemo', '__init__.py')), 'installed');
     assert.ok(connects(cli, `127.0.0.1:${web.port}`) > before, 'pip went through the proxy');
@@ -317,7 +310,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
       [authCli, line(authCli, 'requests', 'alice').replaceAll(PASSWORD_PLACEHOLDER, urlPassword)],
     ] as const) {
       const before = connects(c, `127.0.0.1:${web.port}`);
-      const r = await exec(PYTHON, ['-c', l.replace(EXAMPLE_URL, target())], cleanEnv());
+      const r = await exec(PYTHON, ['-c', l.replace(EXAMPLE_URL, target())], { env: cleanEnv() });
       assert.equal(r.stdout, '200\n', `${l}\n${r.stderr}`);
       assert.equal(connects(c, `127.0.0.1:${web.port}`), before + 1);
     }
@@ -327,7 +320,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
     const l = line(cli, 'env-sh');
     const before2 = connects(cli, `127.0.0.2:${web2.port}`);
     const before1 = connects(cli, `127.0.0.1:${web.port}`);
-    const r = await bash(`${l}\ncurl -sS --max-time 10 http://127.0.0.2:${web2.port}/\ncurl -sS --max-time 10 http://127.0.0.1:${web.port}/`, cleanEnv());
+    const r = await bash(`${l}\ncurl -sS --max-time 10 http://127.0.0.2:${web2.port}/\ncurl -sS --max-time 10 http://127.0.0.1:${web.port}/`, { env: cleanEnv() });
     assert.equal(r.stdout, 'reach target page\nreach target page\n', r.stderr);
     assert.equal(connects(cli, `127.0.0.2:${web2.port}`), before2 + 1, 'ALL_PROXY used');
     assert.equal(connects(cli, `127.0.0.1:${web.port}`), before1, 'NO_PROXY honoured');
@@ -345,7 +338,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
       // The placeholder filled in inside the quoted command, as the user would.
       const cmd = m[1]!.replace(PASSWORD_PLACEHOLDER, sq(PASSWORD)).replace('%h', '127.0.0.1').replace('%p', String(echo.port));
       const before = connects(c, `127.0.0.1:${echo.port}`);
-      const r = await bash(`printf 'ping-through-socks\\n' | ${cmd}`, cleanEnv(), undefined, undefined, 20_000);
+      const r = await bash(`printf 'ping-through-socks\\n' | ${cmd}`, { env: cleanEnv(), timeoutMs: 20_000 });
       assert.equal(r.stdout, 'ping-through-socks\n', `${cmd}\n${r.stderr}`);
       assert.equal(connects(c, `127.0.0.1:${echo.port}`), before + 1, cmd);
     }
@@ -360,7 +353,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
     const seen = sshd.banners.length;
     // ssh keeps its ProxyCommand's stdin open, so nc waits after the fake server hangs up: stop
     // it once the banner arrived.
-    await bash(l, cleanEnv({ HOME: tmp }), tmp, '', 30_000, () => sshd.banners.length > seen);
+    await bash(l, { env: cleanEnv({ HOME: tmp }), cwd: tmp, doneWhen: () => sshd.banners.length > seen });
     assert.equal(connects(cli, `127.0.0.1:${sshd.port}`), before + 1, l);
     assert.match(sshd.banners.at(-1) ?? '', /^SSH-2\.0-OpenSSH/);
   });
@@ -373,15 +366,15 @@ describe('Use This Proxy With… lines against the CLI', () => {
     const headless = '/usr/bin/chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage';
     const url = `http://localhost:${web.port}/`;
     const before = connects(cli, `localhost:${web.port}`);
-    const r = await bash(`${l.replace(/^chromium/, headless)} --dump-dom ${url}`, cleanEnv({ HOME: home }), home, undefined, 90_000);
+    const r = await bash(`${l.replace(/^chromium/, headless)} --dump-dom ${url}`, { env: cleanEnv({ HOME: home }), cwd: home, timeoutMs: 90_000 });
     assert.match(r.stdout, /reach target page/, r.stderr.slice(-2000));
     assert.ok(connects(cli, `localhost:${web.port}`) > before, 'Chromium sent the name to the proxy');
   });
 
   it('the HTTP door: environment HTTP_PROXY, pip over HTTP and the PAC URL (where the engine has the door)', { skip: HTTP_DOOR ? false : 'the engine has no HTTP door yet' }, async () => {
-    const r = await bash(`${line(cli, 'env-sh')}\ncurl -sS --max-time 10 http://127.0.0.2:${web2.port}/`, cleanEnv());
+    const r = await bash(`${line(cli, 'env-sh')}\ncurl -sS --max-time 10 http://127.0.0.2:${web2.port}/`, { env: cleanEnv() });
     assert.equal(r.stdout, 'reach target page\n', r.stderr);
-    const pac = await bash(`curl -sS --max-time 10 --noproxy '*' ${line(cli, 'pac')}`, cleanEnv());
+    const pac = await bash(`curl -sS --max-time 10 --noproxy '*' ${line(cli, 'pac')}`, { env: cleanEnv() });
     assert.match(pac.stdout, /FindProxyForURL/, pac.stderr);
   });
 });
