@@ -60,8 +60,8 @@ function connects(c: Cli, hostPort: string): number {
 }
 
 /** A line for the CLI `c`, with the user (when given) filled in by the generator. */
-function line(c: Cli, id: RecipeId, user?: string, host = '127.0.0.1'): string {
-  const r = recipes({ address: { host, port: c.port }, doors: DOORS, ...(user ? { user } : {}) }).find((x) => x.id === id)!;
+function line(c: Cli, id: RecipeId, user?: string, host = '127.0.0.1', doors = DOORS): string {
+  const r = recipes({ address: { host, port: c.port }, doors, ...(user ? { user } : {}) }).find((x) => x.id === id)!;
   assert.ok(r.available, `${id}: ${r.detail}`);
   return r.text;
 }
@@ -280,7 +280,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
     assert.ok(connects(cli, `127.0.0.1:${web.port}`) > before);
   });
 
-  it('pip: installs a package from a loopback index through the proxy', async () => {
+  it('pip: installs a package from a loopback index through the proxy (HTTP door where there is one, SOCKS5)', async () => {
     const shim = join(tmp, 'bin');
     mkdirSync(shim, { recursive: true });
     writeFileSync(join(shim, 'pip'), `#!/bin/sh\nexec ${PYTHON} -m pip "$@"\n`, { mode: 0o755 });
@@ -295,12 +295,16 @@ describe('Use This Proxy With… lines against the CLI', () => {
       PIP_BREAK_SYSTEM_PACKAGES: '1',
       PIP_NO_INPUT: '1',
     });
-    const l = line(cli, 'pip').replace('PACKAGE', 'reachdemo');
-    const before = connects(cli, `127.0.0.1:${web.port}`);
-    const r = await bash(l, { env, cwd: tmp, timeoutMs: 120_000 });
-    assert.equal(r.code, 0, `${l}\n${r.stdout}\n${r.stderr}`);
-    assert.ok(existsSync(join(into, 'reachdemo', '__init__.py')), 'installed');
-    assert.ok(connects(cli, `127.0.0.1:${web.port}`) > before, 'pip went through the proxy');
+    for (const doors of [DOORS, { socks5: true, http: false }]) {
+      const l = line(cli, 'pip', undefined, '127.0.0.1', doors).replace('PACKAGE', 'reachdemo');
+      rmSync(into, { recursive: true, force: true });
+      const before = cli.stderr.length;
+      const r = await bash(l, { env, cwd: tmp, timeoutMs: 120_000 });
+      assert.equal(r.code, 0, `${l}\n${r.stdout}\n${r.stderr}`);
+      assert.ok(existsSync(join(into, 'reachdemo', '__init__.py')), 'installed');
+      // The proxy logged the connection to the index (one line per closed connection).
+      assert.match(cli.stderr.slice(before), new RegExp(`127\\.0\\.0\\.1:${web.port}`), `${l}: pip went through the proxy`);
+    }
     assert.ok(web.hits.includes('/files/reachdemo-1.0-py3-none-any.whl'));
   });
 
