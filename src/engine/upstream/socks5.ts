@@ -1,0 +1,98 @@
+// The client side of SOCKS5 (RFC 1928) with username/password (RFC 1929), for a SOCKS5 upstream:
+// method selection, authentication, then one request (CONNECT, BIND or UDP ASSOCIATE) and its
+// reply; for BIND, the second reply too. Bytes are encoded and parsed by ../wire (the server's own
+// codec); each answer is read with ./exchange, bounded by its format (a reply is at most 262 bytes).
+
+import type { Socket } from 'node:net';
+import { replyText } from '../replies';
+import type { Endpoint } from '../types';
+import {
+  AUTH_STATUS,
+  AUTH_VERSION,
+  encodeAddress,
+  formatHostPort,
+  METHOD,
+  parseReply,
+  REP,
+  SOCKS_VERSION,
+  type Parse,
+  type Reply,
+} from '../wire';
+import { kindForSocksReply, UpstreamError } from './errors';
+import { readMessage } from './exchange';
+import { describeUpstream, type UpstreamProxy } from './url';
+
+/** Greeting and (when the upstream asks for it) RFC 1929 authentication. */
+export async function socks5Handshake(socket: Socket, proxy: UpstreamProxy): Promise<void> {
+  const name = describeUpstream(proxy);
+  const withPassword = proxy.username !== undefined && proxy.password !== undefined;
+  socket.write(
+    Buffer.from(withPassword ? [SOCKS_VERSION, 2, METHOD.NO_AUTH, METHOD.USERNAME_PASSWORD] : [SOCKS_VERSION, 1, METHOD.NO_AUTH]),
+  );
+  const method = await readMessage(socket, parseMethodSelection);
+  if (method === METHOD.NO_AUTH) return;
+  if (method === METHOD.USERNAME_PASSWORD && withPassword) {
+    const user = Buffer.from(proxy.username!, 'utf8');
+    const pass = Buffer.from(proxy.password!, 'utf8');
+    const msg = Buffer.concat([Buffer.from([AUTH_VERSION, user.length]), user, Buffer.from([pass.length]), pass]);
+    socket.write(msg);
+    msg.fill(0);
+    pass.fill(0);
+    const status = await readMessage(socket, parseAuthStatus);
+    if (status === AUTH_STATUS.SUCCESS) return;
+    throw new UpstreamError(`upstream ${name} rejected the user name and password`, 'general');
+  }
+  if (method === METHOD.NO_ACCEPTABLE) {
+    throw new UpstreamError(
+      withPassword
+        ? `upstream ${name} accepted none of the offered methods (no authentication, username/password)`
+        : `upstream ${name} requires authentication: give a user in the URL and its password`,
+      'general',
+    );
+  }
+  throw new UpstreamError(`upstream ${name} chose method 0x${hex(method)}, which was not offered`, 'general');
+}
+
+/**
+ * Sends one request and reads its (first) reply. A reply other than success becomes an
+ * UpstreamError carrying the upstream's code. `target.host`: an IP address or a name (sent as
+ * ATYP domain, for the upstream to resolve).
+ */
+export async function socks5Request(socket: Socket, proxy: UpstreamProxy, cmd: number, target: Endpoint): Promise<Reply> {
+  let address: Buffer;
+  try {
+    address = encodeAddress(target.host, target.port);
+  } catch {
+    throw new UpstreamError(`the name ${target.host} is too long for a SOCKS5 request`, 'unsupported-address');
+  }
+  socket.write(Buffer.concat([Buffer.from([SOCKS_VERSION, cmd, 0x00]), address]));
+  return nextReply(socket, proxy, target);
+}
+
+/** The next reply on the control connection (BIND's second one: the peer that connected). */
+export async function nextReply(socket: Socket, proxy: UpstreamProxy, target: Endpoint): Promise<Reply> {
+  const reply = await readMessage(socket, parseReply);
+  if (reply.rep === REP.SUCCEEDED) return reply;
+  throw new UpstreamError(
+    `upstream ${describeUpstream(proxy)} answered ${replyText(reply.rep)} for ${formatHostPort(target.host, target.port)}`,
+    kindForSocksReply(reply.rep),
+    reply.rep,
+  );
+}
+
+function parseMethodSelection(buf: Buffer): Parse<number> {
+  if (buf.length < 2) return { status: 'more' };
+  if (buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `not a SOCKS5 server (answered 0x${hex(buf[0]!)})` };
+  return { status: 'done', value: buf[1]!, length: 2 };
+}
+
+/** RFC 1929 says VER 0x01; some servers answer with 0x05: either is taken. */
+function parseAuthStatus(buf: Buffer): Parse<number> {
+  if (buf.length < 2) return { status: 'more' };
+  if (buf[0] !== AUTH_VERSION && buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `bad authentication reply (0x${hex(buf[0]!)})` };
+  return { status: 'done', value: buf[1]!, length: 2 };
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}
