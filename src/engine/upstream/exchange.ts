@@ -14,7 +14,7 @@ import type { Parse } from '../wire';
  */
 export function readMessage<T>(socket: Socket, parse: (buf: Buffer) => Parse<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const cleanup = () => {
       socket.removeListener('data', onData);
       socket.removeListener('error', onError);
