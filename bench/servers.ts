@@ -1,11 +1,13 @@
 // The contenders: this project's server (through its CLI), microsocks, Dante, and "direct" (no proxy).
 // Each is started as a child process on loopback and stopped by its PID.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { freePort, has, hasDante, startDante, stopChild, waitForPort } from '../test/support/peers';
 import type { Watch } from './proc';
+
+export { freePort, stopChild };
 
 export interface Endpoint {
   host: string;
@@ -42,51 +44,6 @@ export function withNofile(cmd: string, args: string[]): [string, string[]] {
   return ['prlimit', [`--nofile=${NOFILE}:${NOFILE}`, '--', cmd, ...args]];
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (let i = 0; i < 500 && Date.now() < until; i++) {
-    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} did not open within ${ms} ms`);
-}
-
-/** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited. */
-export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 export function direct(): Contender {
   return {
@@ -167,45 +124,23 @@ export function microsocks(logDir: string): Contender {
 }
 
 export function dante(workDir: string, logDir: string): Contender {
-  const bin = existsSync('/usr/sbin/danted') ? '/usr/sbin/danted' : 'danted';
   const c: Contender = {
     name: 'dante',
     label: 'Dante',
     udp: true,
     async start() {
-      const port = await freePort();
-      const dir = join(workDir, 'dante');
-      mkdirSync(dir, { recursive: true });
-      chmodSync(dir, 0o1777); // danted's unprivileged user keeps lock files here (TMPDIR)
-      const conf = join(dir, 'danted.conf');
-      writeFileSync(
-        conf,
-        [
-          '# Written by bench/run.ts: loopback only, no authentication.',
-          `logoutput: ${join(logDir, 'dante.log')}`,
-          `internal: 127.0.0.1 port = ${port}`,
-          // Dante binds every outbound socket to this address before connecting, which takes its
-          // ports from the bind() range, where TIME_WAIT sockets of earlier connection-rate runs
-          // on 127.0.0.1 still hold them; a loopback address of its own keeps it from running out.
-          'external: 127.0.0.2',
-          'clientmethod: none',
-          'socksmethod: none',
-          'user.privileged: root',
-          'user.unprivileged: nobody',
-          'client pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
-          'socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
-          '',
-        ].join('\n'),
-      );
-      const [cmd, args] = withNofile(bin, ['-f', conf, '-p', join(dir, 'danted.pid')]);
-      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: dir } });
-      child.stderr!.pipe(createWriteStream(join(logDir, 'dante.log'), { flags: 'a' }));
-      await waitForPort(port, child, 10_000);
-      return { endpoint: { host: '127.0.0.1', port }, watch: { pid: child.pid!, tree: true }, stop: () => stopChild(child, 5000) };
+      const p = await startDante({
+        dir: join(workDir, 'dante'),
+        // Its outbound sockets on a loopback address of their own (see danteConfig).
+        external: '127.0.0.2',
+        logFile: join(logDir, 'dante.log'),
+        writer: 'bench/run.ts',
+        wrap: withNofile,
+      });
+      return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: p.stop };
     },
   };
-  if (!existsSync('/usr/sbin/danted') && !has('danted'))
-    c.missing = 'danted is not installed (apt-get install -y dante-server, or run bench/setup.sh as root)';
+  if (!hasDante()) c.missing = 'danted is not installed (apt-get install -y dante-server, or run bench/setup.sh as root)';
   return c;
 }
 

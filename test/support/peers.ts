@@ -119,6 +119,8 @@ export interface StartDanteOptions {
   external?: string;
   socksmethod?: 'none' | 'username';
   writer?: string;
+  /** Default: danted.log in `dir`. */
+  logFile?: string;
   /** Wraps the command (the benchmark raises the fd limit with prlimit). */
   wrap?: (cmd: string, args: string[]) => [string, string[]];
 }
@@ -129,7 +131,7 @@ export async function startDante(o: StartDanteOptions = {}): Promise<PeerProcess
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o1777); // danted's unprivileged user keeps lock files here (TMPDIR)
   const port = o.port ?? (await freePort());
-  const logFile = join(dir, 'danted.log');
+  const logFile = o.logFile ?? join(dir, 'danted.log');
   const conf = join(dir, 'danted.conf');
   const config: DanteConfig = { port, logFile, writer: o.writer ?? 'test/support/peers.ts', socksmethod: o.socksmethod ?? 'none' };
   if (o.external) config.external = o.external;
