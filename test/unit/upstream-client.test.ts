@@ -200,9 +200,13 @@ describe('HTTP CONNECT upstream client (Node HTTP server as the upstream)', () =
       socket.on('error', () => {});
       seen.push({ url: req.url, auth: req.headers['proxy-authorization'] });
       if (req.headers['proxy-authorization'] === undefined && req.url?.startsWith('auth.test')) {
-        return socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="x"\r\n\r\n');
+        socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="x"\r\n\r\n');
+        return;
       }
-      if (req.url?.startsWith('denied.test')) return socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      if (req.url?.startsWith('denied.test')) {
+        socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+        return;
+      }
       const out = connect({ host: '127.0.0.1', port: echo.port }, () => {
         // The tunnel's first bytes in the same segment as the head: they must not be lost.
         socket.write('HTTP/1.1 200 Connection established\r\n\r\nhello');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connectRequest, kindForHttpStatus, parseResponseHead } from '../../src/engine/upstream/httpConnect';
 import { describeUpstream, parseUpstreamUrl, redactUrlText, type ParsedUpstream } from '../../src/engine/upstream/url';
+import { noProxyPattern, vscodeProxy } from '../../src/engine/upstream/vscodeProxy';
 
 const ok = (r: ParsedUpstream) => {
   assert.ok(r.ok, r.ok ? '' : r.reason);
@@ -104,5 +105,33 @@ describe('HTTP CONNECT wire', () => {
     assert.equal(kindForHttpStatus(504), 'timeout');
     assert.equal(kindForHttpStatus(407), 'general');
     assert.equal(kindForHttpStatus(502), 'general');
+  });
+});
+
+describe('"vscode": VS Code\'s own proxy', () => {
+  it('takes http.proxy, http.noProxy and http.proxyAuthorization', () => {
+    assert.deepEqual(vscodeProxy({ proxy: ' http://corp:3128 ', noProxy: ['localhost', '.corp.example', '*.svc', '10.0.0.0/8', 'git.example:22', '::1', ''], proxyAuthorization: 'Basic eA==' }), {
+      url: 'http://corp:3128',
+      source: 'http.proxy',
+      bypass: ['.localhost', '.corp.example', '*.svc', '10.0.0.0/8', '.git.example:22', '::1'],
+      authorization: 'Basic eA==',
+    });
+  });
+
+  it('falls back to the environment, as VS Code does: HTTPS_PROXY, HTTP_PROXY, NO_PROXY', () => {
+    const r = vscodeProxy({ proxy: '', noProxy: [], env: { http_proxy: 'http://h:1', HTTPS_PROXY: 'http://s:2', no_proxy: 'a.example,127.0.0.1' } });
+    assert.deepEqual(r, { url: 'http://s:2', source: 'HTTPS_PROXY', bypass: ['.a.example', '127.0.0.1'] });
+    assert.equal(vscodeProxy({ env: { http_proxy: 'http://h:1' } }).source, 'http_proxy');
+  });
+
+  it('no proxy anywhere: no upstream', () => {
+    assert.equal(vscodeProxy({ proxy: undefined, env: {} }).url, undefined);
+  });
+
+  it('maps NO_PROXY entries to patterns', () => {
+    assert.equal(noProxyPattern('*'), '*');
+    assert.equal(noProxyPattern('example.com'), '.example.com');
+    assert.equal(noProxyPattern('[::1]:8080'), '[::1]:8080');
+    assert.equal(noProxyPattern('192.168.1.1:80'), '192.168.1.1:80');
   });
 });
