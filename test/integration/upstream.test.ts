@@ -8,8 +8,8 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SocksClient } from 'socks';
 import { Socks5Server, type Logger, type ServerOptions } from '../../src/engine';
-import { close, closedPort, echoServer, eventually, httpServer, readN, run, startProxy, within, WAIT_MS } from '../support/net';
-import { startCli, startDante, startSquid, startTinyproxy, withSystemUser, type PeerProcess, type SystemUser } from '../support/peers';
+import { close, closedPort, eventually, httpServer, readN, run, startProxy, within, WAIT_MS } from '../support/net';
+import { CLI, startCli, startDante, startSquid, startTinyproxy, withSystemUser, type PeerProcess, type SystemUser } from '../support/peers';
 
 /** A logger that keeps its lines (the tests read what a user would read). */
 function memoryLogger(): Logger & { lines: string[] } {
@@ -270,7 +270,7 @@ describe("upstream: this project's CLI as the SOCKS5 upstream", () => {
   });
 
   it('--upstream with a password in the URL is refused at start, without echoing it', async () => {
-    const r = await run(process.execPath, [CLI_PATH(), '--port', '0', '--upstream', 'socks5h://u:topsecret@127.0.0.1:1']);
+    const r = await run(process.execPath, [CLI, '--port', '0', '--upstream', 'socks5h://u:topsecret@127.0.0.1:1']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /password apart from the URL/);
     assert.ok(!r.stderr.includes('topsecret'));
@@ -381,8 +381,3 @@ describe('upstream: bypass and failure', () => {
     }
   });
 });
-
-function CLI_PATH(): string {
-  return require('node:path').join(__dirname, '..', '..', 'dist', 'cli.js');
-}
-void echoServer;

@@ -213,6 +213,35 @@ export async function startSquid(): Promise<PeerProcess> {
   return startPeer('squid', SQUID, ['-N', '-d', '1', '-f', conf], port, logFile, { startMs: 20_000, cleanup: dir });
 }
 
+// ---------------------------------------------------------------------------- this project's CLI
+
+/** dist/cli.js (built by `npm run build`). */
+export const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+
+/** This project's CLI on loopback (`--host 127.0.0.1` unless given): its port from the listening line. */
+export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<PeerProcess> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`);
+  const argv = args.includes('--host') ? args : ['--host', '127.0.0.1', ...args];
+  const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    if (stderr.length < 256 * 1024) stderr += d.toString();
+  });
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= stopChild(child));
+  const until = Date.now() + 10_000;
+  for (let i = 0; i < 1000 && Date.now() < until; i++) {
+    const m = /SOCKS5 proxy listening on (\S+):(\d+)/.exec(stdout);
+    if (m) return { host: '127.0.0.1', port: Number(m[2]), pid: child.pid!, child, log: () => stderr, stop };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await stop();
+  throw new Error(`the CLI did not start: stdout=${JSON.stringify(stdout)} stderr=${JSON.stringify(stderr)}`);
+}
+
 // ------------------------------------------------------------------------------------- processes
 
 async function startPeer(
