@@ -55,7 +55,8 @@ describe('upstream URLs', () => {
     assert.match(reason(parseUpstreamUrl('socks5://alice@h')), /no password for upstream user "alice"/);
     assert.match(reason(parseUpstreamUrl(`socks5://${'a'.repeat(256)}@h`, { password: 'x' })), /255 bytes/);
     assert.match(reason(parseUpstreamUrl('socks5://a@h', { password: 'x'.repeat(256) })), /255 bytes/);
-    assert.match(reason(parseUpstreamUrl('socks5://h', { password: 'x' })), /names no user/);
+    assert.deepEqual(ok(parseUpstreamUrl('socks5://h', { password: 'x' })), { scheme: 'socks5', host: 'h', port: 1080 });
+    assert.match(reason(parseUpstreamUrl('http://:pw@h', { allowPasswordInUrl: true })), /password but no user name/);
     // HTTP Basic may have an empty password.
     assert.equal(ok(parseUpstreamUrl('http://bob@h')).username, 'bob');
   });

@@ -9,7 +9,7 @@ import { CMD, type Reply } from '../wire';
 import { UpstreamError } from './errors';
 import { ProtocolError } from './exchange';
 import { httpConnect } from './httpConnect';
-import { socks5Handshake, socks5Request } from './socks5';
+import { socks5Open } from './socks5';
 import { describeUpstream, type UpstreamProxy } from './url';
 
 export interface UpstreamDeps {
@@ -70,9 +70,7 @@ export async function openTunnel(proxy: UpstreamProxy, cmd: number, target: Endp
       await httpConnect(socket, proxy, to);
       return { socket };
     }
-    await socks5Handshake(socket, proxy);
-    const reply = await socks5Request(socket, proxy, cmd, to);
-    return { socket, reply };
+    return { socket, reply: await socks5Open(socket, proxy, cmd, to) };
   } catch (err) {
     socket.destroy();
     if (timedOut) throw new UpstreamError(`upstream ${name} did not answer within ${deps.timeoutMs} ms`, 'timeout');

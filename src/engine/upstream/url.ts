@@ -105,11 +105,12 @@ export function parseUpstreamUrl(text: string, options: ParseUpstreamOptions = {
   if (urlPassword !== '' && !options.allowPasswordInUrl) {
     return fail('put the upstream password apart from the URL (SOCKS5: Set Upstream Password… in VS Code, SOCKS5_UPSTREAM_PASSWORD for the CLI): only the user name belongs in the URL');
   }
+  if (urlPassword !== '' && username === '') return fail('the upstream URL has a password but no user name (write scheme://user@host:port)');
+  // A password kept apart belongs to the URL's user: without a user it is not used.
   const password = options.password !== undefined && options.password !== '' ? options.password : urlPassword;
-  if (username !== '') value.username = username;
-  if (password !== '') {
-    if (username === '') return fail('an upstream password was given but the URL names no user (write scheme://user@host:port)');
-    value.password = password;
+  if (username !== '') {
+    value.username = username;
+    if (password !== '') value.password = password;
   }
   if (scheme !== 'http' && value.username !== undefined) {
     if (byteLength(value.username) > SOCKS_CREDENTIAL_MAX) return fail('the upstream user name is longer than 255 bytes (RFC 1929)');
