@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, has, hasDante, startDante, stopChild, waitForPort } from '../test/support/peers';
+import { freePort, has, hasDante, hasTinyproxy, startDante, startTinyproxy, stopChild, waitForPort } from '../test/support/peers';
 import type { Watch } from './proc';
 
 export { freePort, stopChild };
@@ -135,6 +135,7 @@ export function dante(workDir: string, logDir: string): Contender {
         external: '127.0.0.2',
         logFile: join(logDir, 'dante.log'),
         writer: 'bench/run.ts',
+        logConnections: false,
         wrap: withNofile,
       });
       return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: p.stop };
@@ -146,7 +147,6 @@ export function dante(workDir: string, logDir: string): Contender {
 
 /** Debian's tinyproxy (C, a thread per client), an HTTP CONNECT peer, run in the foreground with a loopback-only config. */
 export function tinyproxy(workDir: string, logDir: string): Contender {
-  const bin = existsSync('/usr/bin/tinyproxy') ? '/usr/bin/tinyproxy' : 'tinyproxy';
   const c: Contender = {
     name: 'tinyproxy',
     label: 'tinyproxy',
@@ -154,36 +154,19 @@ export function tinyproxy(workDir: string, logDir: string): Contender {
     socks5: false,
     httpConnect: true,
     async start() {
-      const port = await freePort();
-      const dir = join(workDir, 'tinyproxy');
-      mkdirSync(dir, { recursive: true });
-      chmodSync(dir, 0o1777);
-      const conf = join(dir, 'tinyproxy.conf');
-      writeFileSync(
-        conf,
-        [
-          '# Written by bench/run.ts: loopback only, no authentication, every CONNECT port allowed.',
-          'User nobody',
-          'Group nogroup',
-          `Port ${port}`,
-          'Listen 127.0.0.1',
-          'Timeout 600',
-          // Its default (100) would refuse the 64 concurrent connection loops' overlap.
-          'MaxClients 10000',
-          'Allow 127.0.0.1',
-          'LogLevel Warning',
-          `PidFile "${join(dir, 'tinyproxy.pid')}"`,
-          '',
-        ].join('\n'),
-      );
-      const [cmd, args] = withNofile(bin, ['-d', '-c', conf]);
-      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr!.pipe(createWriteStream(join(logDir, 'tinyproxy.log'), { flags: 'a' }));
-      await waitForPort(port, child, 10_000);
-      return { endpoint: { host: '127.0.0.1', port }, watch: { pid: child.pid!, tree: true }, stop: () => stopChild(child, 5000) };
+      const p = await startTinyproxy({
+        dir: join(workDir, 'tinyproxy'),
+        // Its default (100) would refuse the 64 concurrent connection loops' overlap.
+        maxClients: 10_000,
+        logLevel: 'Warning',
+        logFile: join(logDir, 'tinyproxy.log'),
+        writer: 'bench/run.ts',
+        wrap: withNofile,
+      });
+      return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: p.stop };
     },
   };
-  if (!existsSync('/usr/bin/tinyproxy') && !has('tinyproxy')) c.missing = 'tinyproxy is not installed (apt-get install -y tinyproxy, or run bench/setup.sh as root)';
+  if (!hasTinyproxy()) c.missing = 'tinyproxy is not installed (apt-get install -y tinyproxy, or run bench/setup.sh as root)';
   return c;
 }
 

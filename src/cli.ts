@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import {
   compileRules,
   DEFAULT_OPTIONS,
+  compileUpstream,
   listenVerdict,
   COMMAND_NAMES,
   PROTOCOL_NAMES,
@@ -63,6 +64,12 @@ const OPTIONS = {
   allow: { type: 'string', multiple: true, arg: 'PATTERN', help: 'allow destinations matching PATTERN; repeatable' },
   deny: { type: 'string', multiple: true, arg: 'PATTERN', help: 'deny destinations matching PATTERN; repeatable (see Rules below)' },
   'block-private': { type: 'boolean', help: "deny private, loopback, link-local and this machine's own addresses" },
+  upstream: {
+    type: 'string',
+    arg: 'URL',
+    help: 'send outbound traffic through this proxy: socks5://[user@]host:port, socks5h://… (it resolves names) or http://… (CONNECT only); its password in SOCKS5_UPSTREAM_PASSWORD',
+  },
+  'upstream-bypass': { type: 'string', multiple: true, arg: 'PATTERN', help: 'destinations that go direct, e.g. .corp.example, 10.0.0.0/8, host:443 (repeatable)' },
   verbose: { type: 'boolean', short: 'v', help: 'log every step of every connection (debug)' },
   quiet: { type: 'boolean', short: 'q', help: 'log warnings and errors only (no line per connection)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -235,6 +242,7 @@ function closeLine(c: ClosedConnectionInfo): string {
     c.command ? COMMAND_NAMES[c.command] : undefined,
     c.destination ? formatHostPort(c.destination.host, c.destination.port) : undefined,
   ].filter((x) => x !== undefined);
+  if (c.route !== undefined) what.push(c.route === 'direct' ? 'direct' : `via ${c.route}`);
   const secs = ((c.endedAt - c.startedAt) / 1000).toFixed(1);
   return `#${c.id} ${formatHostPort(c.client.host, c.client.port)}${what.length ? ` ${what.join(' ')}` : ''} closed: ${c.outcome.message} (↑${c.bytesUp} B ↓${c.bytesDown} B, ${secs} s)`;
 }
@@ -264,6 +272,7 @@ async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens
     host: listenHost,
     port: listenPort,
     users: userMap,
+    ...upstream(v),
     logger,
     commands: { connect: !v['no-connect'], bind: !v['no-bind'], udpAssociate: !v['no-udp'] },
     protocols: { socks5: !v['no-socks5'], socks4: !v['no-socks4'], http: !v['no-http'] },
@@ -271,6 +280,20 @@ async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens
     timeouts: defined(timeouts),
     ...defined(caps),
   };
+}
+
+/** --upstream (its password from SOCKS5_UPSTREAM_PASSWORD) and --upstream-bypass, checked as the engine checks them. */
+function upstream(v: Values): Pick<ServerOptions, 'upstream'> {
+  const bypass = v['upstream-bypass'] ?? [];
+  if (v.upstream === undefined) {
+    if (bypass.length > 0) fail('--upstream-bypass needs --upstream');
+    return {};
+  }
+  const password = process.env.SOCKS5_UPSTREAM_PASSWORD;
+  const options = { url: v.upstream, bypass, ...(password ? { password } : {}) };
+  const r = compileUpstream(options);
+  if (!r.ok) fail(`--upstream: ${r.errors.join('; ')}`);
+  return { upstream: options };
 }
 
 /** `o` without its undefined entries (the engine's defaults apply to those). */

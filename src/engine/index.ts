@@ -13,3 +13,8 @@ export { DialError, failureForError, type CommandContext, type CommandRegistry }
 // Rules (host-free: the extension validates its settings with the same compile the engine runs).
 export { compileRules, rulesProblems, DEFAULT_RULES, type RulesOptions } from './rules/config';
 export { hasDoor } from './protocol/available';
+// The upstream (chained) proxy, ServerOptions.upstream: its checks (CLI, settings) and VS Code's own proxy.
+export { UpstreamConfigError } from './server';
+export { compileUpstream } from './upstream/config';
+export { DIRECT_ROUTE } from './upstream/route';
+export { vscodeProxy, type VsCodeProxy, type VsCodeProxyValues } from './upstream/vscodeProxy';

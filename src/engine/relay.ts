@@ -92,6 +92,8 @@ export function relay(session: CommandContext, remote: Socket, first: Buffer = s
     );
   }
   client.resume();
+  // A remote that spoke a handshake first (an upstream proxy's reply) was left paused.
+  remote.resume();
 }
 
 function pipe(session: CommandContext, from: Socket, to: Socket, side: 'client' | 'target'): void {

@@ -15,10 +15,13 @@ import { doorTable } from './protocol/door';
 import { compileRules, type CompiledRules } from './rules/config';
 import { rulesDialer } from './rules/gate';
 import { Session, type SessionConfig, type SessionHost } from './session';
+import { compileUpstream, describeRoute, type CompiledUpstream } from './upstream/config';
+import { upstreamDialer } from './upstream/route';
 import {
   PROTOCOL_NAMES,
   type ClosedConnectionInfo,
   type ConnectionInfo,
+  type Dialer,
   type Endpoint,
   type LiveOptions,
   type Logger,
@@ -126,7 +129,23 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.dialer ? { dialer: options.dialer } : {}),
     ...(options.rules ? { rules: options.rules } : {}),
+    ...(options.upstream ? { upstream: options.upstream } : {}),
   };
+}
+
+/** An invalid ServerOptions.upstream: `problems` says what is wrong, each in a sentence. */
+export class UpstreamConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`upstream: ${problems.join('; ')}`);
+    this.name = 'UpstreamConfigError';
+  }
+}
+
+function compiledUpstream(options: ServerOptions['upstream']): CompiledUpstream | undefined {
+  if (!options) return undefined;
+  const r = compileUpstream(options);
+  if (!r.ok) throw new UpstreamConfigError(r.errors);
+  return r.value;
 }
 
 export class Socks5Server extends EventEmitter<ServerEvents> implements SessionHost {
@@ -135,6 +154,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   private sessionConfig: SessionConfig;
   /** Fixed for the server's life (a UDP DNS cache hangs off it). */
   private readonly resolver: Resolver;
+  /** ServerOptions.upstream, compiled. */
+  private upstream: CompiledUpstream | undefined;
   private listener: NetServer | undefined;
   private bound: Endpoint | undefined;
   private readonly sessions = new Map<number, Session>();
@@ -156,6 +177,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     this.log = safeLogger(this.opts.logger);
     this.resolver = resolverFor(this.opts);
     this.rules = compiled(this.opts.rules, () => this.listenerAddresses());
+    this.upstream = compiledUpstream(this.opts.upstream);
     this.sessionConfig = this.makeSessionConfig();
   }
 
@@ -200,6 +222,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
         this.listener = listener;
         this.bound = addr;
         this.logger.info(`SOCKS5 proxy listening on ${formatHostPort(addr.host, addr.port)}`);
+        if (this.upstream) this.logger.info(describeRoute(this.upstream));
         this.emit('listening', addr);
         resolve(addr);
       });
@@ -232,6 +255,9 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
    */
   setOptions(live: LiveOptions): void {
     if (live.rules) this.rules = compiled(live.rules, () => this.listenerAddresses());
+    // Checked first: an invalid upstream throws and leaves everything as it was.
+    const upstream = live.upstream === undefined ? this.upstream : compiledUpstream(live.upstream ?? undefined);
+    const upstreamChanged = live.upstream !== undefined && describeRoute(upstream) !== describeRoute(this.upstream);
     this.opts = {
       ...this.opts,
       ...(live.users ? { users: live.users } : {}),
@@ -244,7 +270,13 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       protocols: { ...this.opts.protocols, ...live.protocols },
       ...(live.rules ? { rules: live.rules } : {}),
     };
+    if (live.upstream !== undefined) {
+      const { upstream: _old, ...rest } = this.opts;
+      this.opts = live.upstream ? { ...rest, upstream: live.upstream } : rest;
+      this.upstream = upstream;
+    }
     if (live.logger) this.log = safeLogger(live.logger);
+    if (upstreamChanged && this.bound) this.logger.info(`${describeRoute(upstream)} (for new connections)`);
     this.sessionConfig = this.makeSessionConfig();
   }
 
@@ -324,10 +356,17 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       maxPendingBinds: this.opts.maxPendingBinds ?? defaultSlotCap(this.opts.maxConnections),
       maxUdpAssociations: this.opts.maxUdpAssociations ?? defaultSlotCap(this.opts.maxConnections),
       resolver: this.resolver,
-      // Every outbound stream (CONNECT, HTTP) passes the host-name check and the destination rules.
-      dialer: rulesDialer(this.opts.dialer ?? directDialer, this.rules.destinations),
+      // Every outbound stream (CONNECT, HTTP) passes the host-name check and the destination rules,
+      // then goes direct or through the upstream.
+      dialer: rulesDialer(this.upstream ? upstreamDialer(this.upstream, this.baseDialer) : this.baseDialer, this.rules.destinations),
       rules: this.rules,
+      ...(this.upstream ? { upstream: { ...this.upstream, hop: this.baseDialer } } : {}),
     };
+  }
+
+  /** The dialer that goes direct (ServerOptions.dialer, or the staggered connect). */
+  private get baseDialer(): Dialer {
+    return this.opts.dialer ?? directDialer;
   }
 
   private accept(socket: Socket): void {

@@ -118,6 +118,9 @@ export class Session implements CommandContext {
   http: HttpRequestInfo | undefined;
   /** UDP sessions count here instead. */
   datagrams: DatagramCounters | undefined;
+  /** Only with an upstream configured (see ConnectionInfo.route). */
+  route: string | undefined;
+  upstreamHandshakeBytes = 0;
   readonly clientEndpoint: Endpoint;
   /** The front door's own handshake state (0 at first). */
   step = 0;
@@ -365,7 +368,7 @@ export class Session implements CommandContext {
 
   get bytesDown(): number {
     if (this.datagrams) return this.datagrams.bytesDown;
-    return this.upstream ? this.upstream.bytesRead : 0;
+    return this.upstream ? Math.max(0, this.upstream.bytesRead - this.upstreamHandshakeBytes) : 0;
   }
 
   snapshot(): ConnectionInfo {
@@ -381,6 +384,7 @@ export class Session implements CommandContext {
     if (this.user !== undefined) info.user = this.user;
     if (this.command !== undefined) info.command = this.command;
     if (this.destination !== undefined) info.destination = this.destination;
+    if (this.route !== undefined) info.route = this.route;
     if (this.remote !== undefined) info.remote = this.remote;
     if (this.bound !== undefined) info.bound = this.bound;
     if (this.http !== undefined) info.http = this.http;

@@ -77,12 +77,21 @@ export interface DialOptions {
   /** For names (the server's resolver). */
   resolver: Resolver;
   scope: DialScope;
+  /**
+   * The rules must see this name's addresses (`resolver` checks them): a dialer that would pass
+   * the name on unresolved (a socks5h:// upstream) resolves it through `resolver` first.
+   */
+  checkAddresses?: boolean;
 }
 
 /** A connected outbound stream, and the address it reached (after DNS, or as an upstream reported it). */
 export interface Dialed {
   socket: Socket;
   remote: Endpoint;
+  /** How it went when an upstream proxy is configured: `direct`, or the upstream's name (ConnectionInfo.route). */
+  route?: string;
+  /** Bytes the socket read that were the upstream's handshake, not the destination's data. */
+  handshakeBytes?: number;
 }
 
 /**
@@ -145,6 +154,11 @@ export interface ConnectionInfo {
   user?: string;
   command?: Command;
   destination?: Destination;
+  /**
+   * Only when an upstream proxy is configured: `direct` (the destination matched upstream.bypass)
+   * or the upstream it went through, as `socks5h://user@host:port` (never a password).
+   */
+  route?: string;
   /** CONNECT: the address actually connected to (after DNS). BIND: the peer that connected. */
   remote?: Endpoint;
   /** The address sent in the (first) success reply: outbound socket (CONNECT), listener (BIND), relay (UDP). */
@@ -239,6 +253,22 @@ export interface ServerOptions {
    * Default: none. Invalid rules make the constructor and setOptions() throw, naming the rule.
    */
   rules?: Partial<RulesOptions>;
+  /** An upstream (chained) proxy for outbound traffic. Absent: everything goes direct. */
+  upstream?: UpstreamOptions;
+}
+
+/** ServerOptions.upstream. An invalid one makes the constructor / setOptions throw (the running one is kept). */
+export interface UpstreamOptions {
+  /** `socks5://`, `socks5h://` (names resolved by the upstream) or `http://` (CONNECT) URL; the user name may be in it. */
+  url: string;
+  /** The password for the URL's user (kept out of the URL). */
+  password?: string;
+  /** Destinations that go direct, in the rules' pattern syntax (`*.corp.example`, `10.0.0.0/8`, `host:443`). */
+  bypass?: readonly string[];
+  /** HTTP upstreams: a ready Proxy-Authorization value instead of Basic credentials. */
+  authorization?: string;
+  /** Accept `user:password@` in the URL (VS Code's own http.proxy may carry one). Default false. */
+  allowPasswordInUrl?: boolean;
 }
 
 /** What may be changed on a running server without a restart (applies to new sessions). */
@@ -250,6 +280,8 @@ export type LiveOptions = Partial<
   protocols?: Partial<ProtocolSwitches>;
   /** Replaces the rules as a whole (absent fields: none). */
   rules?: Partial<RulesOptions>;
+  /** A new upstream for new connections; null: none (direct). */
+  upstream?: UpstreamOptions | null;
 };
 
 export interface ServerStats {

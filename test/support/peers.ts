@@ -92,6 +92,8 @@ export interface DanteConfig {
   socksmethod?: 'none' | 'username';
   /** Who wrote it, for the config's first line. */
   writer: string;
+  /** Log each connection and its end (the tests read them; the benchmark does not pay for them). */
+  logConnections?: boolean;
 }
 
 /** A loopback-only danted.conf: clients and destinations in 127.0.0.0/8, every command. */
@@ -108,7 +110,7 @@ export function danteConfig(c: DanteConfig): string {
     'user.unprivileged: nobody',
     'client pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
     // The same rule covers BIND replies and UDP replies: their peers are on loopback too.
-    'socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
+    `socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8${c.logConnections ? ' log: connect disconnect error' : ''} }`,
     '',
   ].join('\n');
 }
@@ -119,6 +121,8 @@ export interface StartDanteOptions {
   external?: string;
   socksmethod?: 'none' | 'username';
   writer?: string;
+  /** Default true: connections in the log (see DanteConfig). */
+  logConnections?: boolean;
   /** Default: danted.log in `dir`. */
   logFile?: string;
   /** Wraps the command (the benchmark raises the fd limit with prlimit). */
@@ -133,7 +137,7 @@ export async function startDante(o: StartDanteOptions = {}): Promise<PeerProcess
   const port = o.port ?? (await freePort());
   const logFile = o.logFile ?? join(dir, 'danted.log');
   const conf = join(dir, 'danted.conf');
-  const config: DanteConfig = { port, logFile, writer: o.writer ?? 'test/support/peers.ts', socksmethod: o.socksmethod ?? 'none' };
+  const config: DanteConfig = { port, logFile, writer: o.writer ?? 'test/support/peers.ts', socksmethod: o.socksmethod ?? 'none', logConnections: o.logConnections ?? true };
   if (o.external) config.external = o.external;
   writeFileSync(conf, danteConfig(config));
   const args = ['-f', conf, '-p', join(dir, 'danted.pid')];
@@ -145,25 +149,40 @@ export async function startDante(o: StartDanteOptions = {}): Promise<PeerProcess
 
 export const hasTinyproxy = (): boolean => has('tinyproxy');
 
-/** tinyproxy on loopback; `basicAuth`: it then requires that user (407 otherwise). */
-export async function startTinyproxy(o: { basicAuth?: { user: string; password: string } } = {}): Promise<PeerProcess> {
+export interface StartTinyproxyOptions {
+  /** It then requires that user (407 otherwise). */
+  basicAuth?: { user: string; password: string };
+  dir?: string;
+  /** Default 64. The benchmark's 64 concurrent connection loops overlap: it raises this. */
+  maxClients?: number;
+  /** Default Info (the tests read it); the benchmark logs warnings only. */
+  logLevel?: 'Info' | 'Warning';
+  /** Default: tinyproxy.log in `dir`. */
+  logFile?: string;
+  writer?: string;
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+/** tinyproxy on loopback, every CONNECT port allowed (no ConnectPort line). */
+export async function startTinyproxy(o: StartTinyproxyOptions = {}): Promise<PeerProcess> {
   if (!hasTinyproxy()) throw new Error(`tinyproxy is not installed: ${SETUP_HINT}`);
-  const dir = mkdtempSync(join(tmpdir(), 'tinyproxy-'));
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'tinyproxy-'));
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o1777);
   const port = await freePort();
-  const logFile = join(dir, 'tinyproxy.log');
+  const logFile = o.logFile ?? join(dir, 'tinyproxy.log');
   const conf = join(dir, 'tinyproxy.conf');
   writeFileSync(
     conf,
     [
-      '# Written by test/support/peers.ts: loopback only. No ConnectPort line: CONNECT to any port.',
+      `# Written by ${o.writer ?? 'test/support/peers.ts'}: loopback only. No ConnectPort line: CONNECT to any port.`,
       `Port ${port}`,
       'Listen 127.0.0.1',
-      'Timeout 30',
-      'MaxClients 64',
+      'Timeout 600',
+      `MaxClients ${o.maxClients ?? 64}`,
       'Allow 127.0.0.1',
       `LogFile "${logFile}"`,
-      'LogLevel Info',
+      `LogLevel ${o.logLevel ?? 'Info'}`,
       `PidFile "${join(dir, 'tinyproxy.pid')}"`,
       'User nobody',
       'Group nogroup',
@@ -172,7 +191,9 @@ export async function startTinyproxy(o: { basicAuth?: { user: string; password: 
       '',
     ].join('\n'),
   );
-  return startPeer('tinyproxy', 'tinyproxy', ['-d', '-c', conf], port, logFile, { cleanup: dir });
+  const args = ['-d', '-c', conf];
+  const [cmd, argv] = o.wrap ? o.wrap('tinyproxy', args) : ['tinyproxy', args];
+  return startPeer('tinyproxy', cmd, argv, port, logFile, { cleanup: o.dir ? undefined : dir, graceMs: 5000 });
 }
 
 // ------------------------------------------------------------------------------------------- squid

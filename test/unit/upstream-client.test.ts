@@ -11,7 +11,7 @@ import { openTunnel, type UpstreamDeps } from '../../src/engine/upstream/dial';
 import { UpstreamError } from '../../src/engine/upstream/errors';
 import { nextReply } from '../../src/engine/upstream/socks5';
 import { parseUpstreamUrl, type UpstreamProxy } from '../../src/engine/upstream/url';
-import { CMD, encodeUdpHeader, parseUdpHeader } from '../../src/engine/wire';
+import { CMD, encodeUdpHeader, parseUdpHeader } from '../../src/engine/protocol/socks5/wire';
 import { close, closedPort, echoServer, listen, readN, startProxy, within } from '../support/net';
 
 function tcp(host: string, port: number): Promise<Socket> {

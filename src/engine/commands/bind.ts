@@ -19,6 +19,8 @@ import { relay } from '../relay';
 import { checkedResolver, peerDenied } from '../rules/gate';
 import type { Endpoint } from '../types';
 import { DialError, failureForError, type CommandContext } from './context';
+import { bindViaUpstream } from '../upstream/bind';
+import { bypasses, DIRECT_ROUTE } from '../upstream/route';
 
 /** Bytes the client may send before its peer arrives; beyond this the client is paused. */
 const MAX_EARLY_BYTES = 64 * 1024;
@@ -32,6 +34,11 @@ export function handleBind(session: CommandContext): void {
     return session.fail('general', `BIND: ${maxPendingBinds} already waiting (maxPendingBinds)`);
   }
   void session.closed.then(release);
+  const upstream = session.config.upstream;
+  if (upstream) {
+    if (!bypasses(upstream, req)) return bindViaUpstream(session, upstream, release);
+    session.update({ route: DIRECT_ROUTE });
+  }
   const bindMs = session.config.timeouts.bindMs;
   let timer: NodeJS.Timeout | undefined;
   if (bindMs > 0) {

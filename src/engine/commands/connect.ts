@@ -48,7 +48,7 @@ function onTargetClose(this: TargetSocket, hadError: boolean): void {
  * first; by default what came after the request). Also what an HTTP CONNECT on a kept-alive
  * connection runs.
  */
-export function established(ctx: CommandContext, { socket: remote, remote: reached }: Dialed, first?: Buffer): void {
+export function established(ctx: CommandContext, { socket: remote, remote: reached, route, handshakeBytes }: Dialed, first?: Buffer): void {
   // A dialer may hand over a socket it did not tie to the connection (an upstream's): own it.
   ctx.own(remote);
   remote.setNoDelay(true);
@@ -57,7 +57,14 @@ export function established(ctx: CommandContext, { socket: remote, remote: reach
   remote.on('error', onTargetError);
   remote.on('close', onTargetClose);
   const bound = { host: remote.localAddress ?? '0.0.0.0', port: remote.localPort ?? 0 };
-  ctx.update({ state: 'established', remote: reached, bound, upstream: remote });
+  ctx.update({
+    state: 'established',
+    remote: reached,
+    bound,
+    upstream: remote,
+    ...(route !== undefined ? { route } : {}),
+    ...(handshakeBytes ? { upstreamHandshakeBytes: handshakeBytes } : {}),
+  });
   ctx.succeed(bound);
   if (ctx.logger.debugEnabled) ctx.logger.debug(`${ctx.tag} CONNECT established to ${formatHostPort(reached.host, reached.port)}`);
   relay(ctx, remote, first);

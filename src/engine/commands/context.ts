@@ -7,6 +7,7 @@ import type { Socket, Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Slots } from '../limits';
 import type { CompiledRules } from '../rules/config';
+import type { UpstreamRoute } from '../upstream/config';
 import type { Command, CommandSwitches, Destination, Dialer, Endpoint, FailureKind, HttpRequestInfo, Logger, Outcome, Resolver, SessionState, Timeouts } from '../types';
 
 /** A handle a connection owns: closed with it. */
@@ -32,6 +33,8 @@ export interface CommandConfig {
   dialer: Dialer;
   /** Client allow-list and destination rules (see ../rules/gate for where they are checked). */
   rules: CompiledRules;
+  /** The upstream proxy BIND and UDP ASSOCIATE go through (CONNECT's is inside `dialer`). */
+  upstream?: UpstreamRoute;
 }
 
 /** The facts a handler reports about its connection (each `update` emits one server `update`). */
@@ -48,6 +51,10 @@ export interface CommandFacts {
   http: HttpRequestInfo | undefined;
   /** UDP sessions count here instead. */
   datagrams: DatagramCounters;
+  /** Only with an upstream configured: `direct` or the upstream's name. */
+  route: string;
+  /** Bytes `upstream` read that were an upstream proxy's handshake (not counted as traffic). */
+  upstreamHandshakeBytes: number;
 }
 
 export interface CommandContext {

@@ -24,7 +24,10 @@ import { canonicalIp, formatHostPort, isUnspecifiedIp, toIPv4 } from '../address
 import { DnsCache } from '../net/resolver';
 import { DatagramGate, invalidNameText } from '../rules/gate';
 import { invalidHostName } from '../rules/hostname';
-import { encodeUdpHeader, parseUdpHeader } from '../protocol/socks5/wire';
+import { encodeUdpHeader, parseUdpHeader, type UdpHeader } from '../protocol/socks5/wire';
+import { refuseUncarried, upstreamFailed } from '../upstream/bind';
+import { bypasses } from '../upstream/route';
+import { associateUpstream, type UpstreamUdp } from '../upstream/udp';
 import type { Endpoint, Resolver } from '../types';
 import type { CommandContext, DatagramCounters } from './context';
 
@@ -40,7 +43,8 @@ export function handleUdpAssociate(session: CommandContext): void {
       `UDP ASSOCIATE: the client may only send from its own address ${clientIp}, not ${req.host}`,
     );
   }
-  const { slots, maxUdpAssociations } = session.config;
+  const { slots, maxUdpAssociations, upstream } = session.config;
+  if (upstream && refuseUncarried(session, upstream, 'UDP ASSOCIATE')) return;
   const release = slots.take('udpAssociations', maxUdpAssociations);
   if (!release) {
     session.logger.warn(`${session.tag} UDP ASSOCIATE refused: ${maxUdpAssociations} associations already open (maxUdpAssociations)`);
@@ -60,18 +64,29 @@ export function handleUdpAssociate(session: CommandContext): void {
     const bound: Endpoint = { host: a.address, port: a.port };
     const counters: DatagramCounters = { bytesUp: 0, bytesDown: 0, datagramsUp: 0, datagramsDown: 0, datagramsDropped: 0 };
     const association = new Association(session, relaySocket, clientIp, req.port === 0 ? undefined : req.port, counters, dnsCacheFor(session.config.resolver));
-    session.update({ state: 'established', bound, datagrams: counters });
-    session.succeed(bound);
-    session.logger.debug(
-      `${session.tag} UDP ASSOCIATE relay on ${formatHostPort(bound.host, bound.port)} for ` +
-        `${formatHostPort(clientIp, req.port)}${req.port === 0 ? ' (port: first datagram)' : ''}`,
+    const associated = (via?: UpstreamUdp): void => {
+      if (session.isClosed) return;
+      association.via = via;
+      session.update({ state: 'established', bound, datagrams: counters });
+      session.succeed(bound);
+      session.logger.debug(
+        `${session.tag} UDP ASSOCIATE relay on ${formatHostPort(bound.host, bound.port)} for ` +
+          `${formatHostPort(clientIp, req.port)}${req.port === 0 ? ' (port: first datagram)' : ''}` +
+          (via ? `, through upstream ${upstream!.name} (its relay ${formatHostPort(via.relay.host, via.relay.port)})` : ''),
+      );
+      association.start();
+      // The control connection carries nothing more, but its end is the association's end.
+      session.takePending();
+      client.on('data', discard);
+      client.on('end', () => session.close({ kind: 'closed-by-client', message: 'control connection closed' }));
+      client.resume();
+    };
+    if (!upstream) return associated();
+    // The association at the upstream first: its failure is this request's reply.
+    session.update({ route: upstream.name });
+    associateUpstream(session, upstream, (datagram, dataLength) => association.fromUpstream(datagram, dataLength)).then(associated, (err: unknown) =>
+      upstreamFailed(session, 'UDP ASSOCIATE', err),
     );
-    association.start();
-    // The control connection carries nothing more, but its end is the association's end.
-    session.takePending();
-    client.on('data', discard);
-    client.on('end', () => session.close({ kind: 'closed-by-client', message: 'control connection closed' }));
-    client.resume();
   });
 }
 
@@ -135,6 +150,9 @@ class Association {
   /** The rules' verdict per destination; undefined when no rule could deny. */
   private readonly gate: DatagramGate | undefined;
 
+  /** The association at the upstream proxy, when one is configured: datagrams not bypassed go there. */
+  via: UpstreamUdp | undefined;
+
   constructor(
     private readonly session: CommandContext,
     private readonly relay: UdpSocket,
@@ -174,19 +192,22 @@ class Association {
     this.clientPort = rinfo.port;
     const data = msg.subarray(h.dataOffset);
     const gate = this.gate;
+    // Through the upstream unless bypassed; the rules apply either way.
+    const via = this.via && !bypasses(this.session.config.upstream!, h) ? this.via : undefined;
     if (h.type === 'domain') {
       const invalid = invalidHostName(h.host);
       if (invalid !== undefined) return this.drop(Drop.InvalidName, invalidNameText(h.host, invalid));
       const byName = gate?.denied(h.host, h.port);
       if (byName !== undefined) return this.drop(Drop.NotAllowed, byName);
+      // A socks5h:// upstream resolves names itself: resolved here only when rules must see the addresses.
+      if (via && this.session.config.upstream!.proxy.scheme !== 'socks5' && !gate) return this.toUpstream(via, msg, h);
       const hit = this.dns.get(h.host);
       if (hit === null) return this.drop(Drop.Unresolved, h.host);
-      if (hit !== undefined) return this.sendResolved(h.host, hit.family, data, h.port, hit.address);
-      const port = h.port;
+      if (hit !== undefined) return this.sendResolved(h, msg, via, hit.family, data, hit.address);
       this.dns.resolve(h.host, (r) => {
         if (this.session.isClosed) return;
         if (!r) return this.drop(Drop.Unresolved, h.host);
-        this.sendResolved(h.host, r.family, data, port, r.address);
+        this.sendResolved(h, msg, via, r.family, data, r.address);
       });
       return;
     }
@@ -194,17 +215,43 @@ class Association {
       const denied = gate.denied(h.host, h.port);
       if (denied !== undefined) return this.drop(Drop.NotAllowed, denied);
     }
+    if (via) return this.toUpstream(via, msg, h);
     if (h.type === 'ipv4') return this.send(4, data, h.port, h.host);
     const mapped = h.host.startsWith('::ffff:') ? toIPv4(canonicalIp(h.host) ?? '') : undefined;
     if (mapped !== undefined) return this.send(4, data, h.port, mapped);
     this.send(6, data, h.port, h.host);
   };
 
-  /** A datagram to a name, once resolved: the address it goes to is checked too (no rebinding). */
-  private sendResolved(name: string, family: 4 | 6, data: Buffer, port: number, address: string): void {
-    const denied = this.gate?.denied(name, port, address);
+  /**
+   * A datagram to a name, once resolved: the address it goes to is checked too (no rebinding),
+   * then out directly or to the upstream (socks5://: with the address in the header instead).
+   */
+  private sendResolved(h: UdpHeader, msg: Buffer, via: UpstreamUdp | undefined, family: 4 | 6, data: Buffer, address: string): void {
+    const denied = this.gate?.denied(h.host, h.port, address);
     if (denied !== undefined) return this.drop(Drop.NotAllowed, denied);
-    this.send(family, data, port, address);
+    if (!via) return this.send(family, data, h.port, address);
+    this.toUpstream(via, msg, h, this.session.config.upstream!.proxy.scheme === 'socks5' ? address : undefined);
+  }
+
+  /** To the upstream's relay, header and all (`address`: a name resolved here, written into the header). */
+  private toUpstream(via: UpstreamUdp, msg: Buffer, h: UdpHeader, address?: string): void {
+    if (!via.forward(msg, h, address)) return this.drop(Drop.SendError, `to upstream ${this.session.config.upstream!.name}`);
+    this.counters.datagramsUp++;
+    this.counters.bytesUp += msg.length - h.dataOffset;
+  }
+
+  /** A datagram from the upstream's relay (its header names the remote sender): to the client as it is. */
+  fromUpstream(datagram: Buffer, dataLength: number): void {
+    const address = this.clientAddress;
+    const port = this.clientPort;
+    if (address === undefined || port === undefined || this.session.isClosed) return this.drop(Drop.ClientUnknown);
+    try {
+      this.relay.send(datagram, port, address);
+    } catch (err) {
+      return this.drop(Drop.SendError, (err as Error).message);
+    }
+    this.counters.datagramsDown++;
+    this.counters.bytesDown += dataLength;
   }
 
   private send(family: 4 | 6, data: Buffer, port: number, address: string): void {

@@ -83,7 +83,7 @@ export function rulesDialer(inner: Dialer, rules: DestinationPolicy): Dialer {
       if (!rules.active) return inner.dial(target, options);
       const user = options.scope.user;
       const v = rules.check(target.host, target.port, user);
-      if (v === 'resolve') return inner.dial(target, { ...options, resolver: checkedResolver(options.resolver, rules, target.port, user) });
+      if (v === 'resolve') return inner.dial(target, { ...options, resolver: checkedResolver(options.resolver, rules, target.port, user), checkAddresses: true });
       return v.allowed ? inner.dial(target, options) : Promise.reject(new DialError('not-allowed', deniedText(v)));
     },
   };

@@ -9,13 +9,12 @@
 
 import type { Socket } from 'node:net';
 import { formatHostPort, isUnspecifiedIp } from '../address';
-import type { CommandContext } from '../commands/context';
+import { DialError, type CommandContext } from '../commands/context';
 import { relay } from '../relay';
 import type { Endpoint } from '../types';
 import { CMD } from '../protocol/socks5/wire';
-import type { CompiledUpstream } from './config';
-import { openTunnel } from './dial';
-import { UpstreamError } from './errors';
+import type { CompiledUpstream, UpstreamRoute } from './config';
+import { handshakeBytes, openTunnel } from './dial';
 import { tunnelDeps } from './route';
 import { nextReply } from './socks5';
 
@@ -30,18 +29,18 @@ export function refuseUncarried(ctx: CommandContext, upstream: CompiledUpstream,
   return true;
 }
 
-export function bindViaUpstream(ctx: CommandContext, upstream: CompiledUpstream, release: () => void): void {
+export function bindViaUpstream(ctx: CommandContext, upstream: UpstreamRoute, release: () => void): void {
   if (refuseUncarried(ctx, upstream, 'BIND')) return;
-  const { timeouts, dialer, resolver } = ctx.config;
+  const { timeouts, resolver } = ctx.config;
   const expected: Endpoint = { host: ctx.destination.host, port: ctx.destination.port };
   ctx.update({ route: upstream.name });
-  openTunnel(upstream.proxy, CMD.BIND, expected, tunnelDeps(dialer.direct ?? dialer, { timeoutMs: timeouts.connectMs, resolver, scope: ctx })).then(
+  openTunnel(upstream.proxy, CMD.BIND, expected, tunnelDeps(upstream.hop, { timeoutMs: timeouts.connectMs, resolver, scope: ctx })).then(
     (tunnel) => {
       if (ctx.isClosed) return void tunnel.socket.destroy();
       ctx.own(tunnel.socket);
       waitForPeer(ctx, upstream, tunnel.socket, expected, listeningAt(tunnel.reply!, tunnel.socket), release);
     },
-    (err: unknown) => failed(ctx, upstream, err),
+    (err: unknown) => upstreamFailed(ctx, 'BIND', err),
   );
 }
 
@@ -86,27 +85,32 @@ function waitForPeer(ctx: CommandContext, upstream: CompiledUpstream, socket: So
       if (ctx.isClosed) return;
       release(); // no longer pending
       const remote: Endpoint = { host: second.host, port: second.port };
+      const upstreamHandshakeBytes = handshakeBytes(socket);
       socket.setNoDelay(true);
       client.setNoDelay(true);
       socket.on('error', (err) => ctx.close({ kind: 'error', message: `upstream ${upstream.name}: ${err.message}` }));
       socket.on('close', (hadError) => {
         if (!hadError && !client.writableEnded) client.end();
       });
-      ctx.update({ state: 'established', remote, upstream: socket });
+      ctx.update({ state: 'established', remote, upstream: socket, upstreamHandshakeBytes });
       ctx.succeed(remote);
       ctx.logger.debug(`${ctx.tag} BIND peer ${formatHostPort(remote.host, remote.port)} connected to upstream ${upstream.name}`);
       relay(ctx, socket, early.length === 1 ? early[0]! : Buffer.concat(early));
     },
     (err: unknown) => {
       clearTimeout(timer);
-      failed(ctx, upstream, err);
+      upstreamFailed(ctx, 'BIND', err);
     },
   );
 }
 
-function failed(ctx: CommandContext, upstream: CompiledUpstream, err: unknown): void {
+/**
+ * A BIND or UDP ASSOCIATE the upstream failed: its own reply passed on; an upstream that could not
+ * be reached or spoke nonsense also gets a warning line (it is the configuration, not the destination).
+ */
+export function upstreamFailed(ctx: CommandContext, what: string, err: unknown): void {
   if (ctx.isClosed) return;
-  const e = err instanceof UpstreamError ? err : new UpstreamError(`upstream ${upstream.name}: ${err instanceof Error ? err.message : String(err)}`, 'general');
-  if (e.upstreamReply === undefined) ctx.logger.warn(`${ctx.tag} BIND: ${e.message}`);
-  ctx.fail(e.kind, `BIND: ${e.message}`, e.upstreamReply);
+  const e = err instanceof DialError ? err : new DialError('general', err instanceof Error ? err.message : String(err));
+  if (e.upstreamReply === undefined) ctx.logger.warn(`${ctx.tag} ${what}: ${e.message}`);
+  ctx.fail(e.kind, `${what}: ${e.message}`, e.upstreamReply);
 }

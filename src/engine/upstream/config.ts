@@ -2,20 +2,8 @@
 // per configuration: the parsed URL, its name for logs, the bypass list.
 
 import { compilePatterns, type PatternList } from '../rules';
+import type { Dialer, UpstreamOptions } from '../types';
 import { describeUpstream, parseUpstreamUrl, type UpstreamProxy } from './url';
-
-export interface UpstreamOptions {
-  /** `socks5://`, `socks5h://` or `http://` URL; the user name may be in it. */
-  url: string;
-  /** The password for the URL's user (kept out of the URL). */
-  password?: string;
-  /** Destinations that go direct: the pattern syntax of the rules (`*.corp.example`, `10.0.0.0/8`, `host:443`). */
-  bypass?: readonly string[];
-  /** HTTP upstreams: a ready Proxy-Authorization value instead of Basic credentials. */
-  authorization?: string;
-  /** Accept `user:password@` in the URL (VS Code's own http.proxy may carry one). */
-  allowPasswordInUrl?: boolean;
-}
 
 export interface CompiledUpstream {
   proxy: UpstreamProxy;
@@ -24,6 +12,20 @@ export interface CompiledUpstream {
   bypass: PatternList;
   /** Carries BIND and UDP ASSOCIATE (a SOCKS5 upstream); an HTTP upstream carries CONNECT only. */
   carriesBindAndUdp: boolean;
+}
+
+/** What command handlers get (CommandConfig.upstream): the compiled upstream and the dialer that reaches it. */
+export interface UpstreamRoute extends CompiledUpstream {
+  /** The direct dialer: carries the hop to the upstream itself (rules are for destinations, not for it). */
+  hop: Dialer;
+}
+
+/** The log line saying where outbound traffic goes. */
+export function describeRoute(upstream: CompiledUpstream | undefined): string {
+  if (!upstream) return 'outbound connections go direct (no upstream proxy)';
+  const bypass = upstream.bypass.size > 0 ? `, except ${upstream.bypass.patterns.map((p) => p.text).join(', ')} (direct)` : '';
+  const what = upstream.carriesBindAndUdp ? 'CONNECT, BIND and UDP go through it' : 'CONNECT goes through it (BIND and UDP are refused: an HTTP proxy carries CONNECT only)';
+  return `upstream proxy ${upstream.name}: ${what}${bypass}`;
 }
 
 export type CompiledUpstreamResult = { ok: true; value: CompiledUpstream } | { ok: false; errors: string[] };
@@ -37,6 +39,8 @@ export function compileUpstream(o: UpstreamOptions): CompiledUpstreamResult {
   if (!parsed.ok) errors.push(parsed.reason);
   const { list, errors: patternErrors } = compilePatterns(o.bypass ?? [], 'bypass pattern');
   errors.push(...patternErrors);
+  // The route is chosen for the destination alone (the same for every user).
+  for (const p of list.patterns) if (p.users) errors.push(`bypass pattern "${p.text}": a bypass pattern cannot name users`);
   if (!parsed.ok || errors.length > 0) return { ok: false, errors };
   const proxy = parsed.value;
   // Only an HTTP upstream has a Proxy-Authorization header (VS Code too ignores it for SOCKS).

@@ -3,9 +3,9 @@
 // deadline covers both. Every failure is an UpstreamError naming the upstream (never its password).
 
 import { isIP, type Socket } from 'node:net';
-import { errorCode } from '../replies';
+import { errorCode } from '../commands/context';
 import type { Endpoint } from '../types';
-import { CMD, type Reply } from '../wire';
+import { CMD, type Reply } from '../protocol/socks5/wire';
 import { UpstreamError } from './errors';
 import { ProtocolError } from './exchange';
 import { httpConnect } from './httpConnect';
@@ -23,6 +23,8 @@ export interface UpstreamDeps {
 
 export interface Tunnel {
   socket: Socket;
+  /** What the socket read that was the upstream's handshake (bytes after it are the destination's). */
+  handshakeBytes: number;
   /** SOCKS5 upstreams: their reply's BND (for BIND the address the upstream listens on). */
   reply?: Reply;
 }
@@ -68,9 +70,10 @@ export async function openTunnel(proxy: UpstreamProxy, cmd: number, target: Endp
   try {
     if (proxy.scheme === 'http') {
       await httpConnect(socket, proxy, to);
-      return { socket };
+      return { socket, handshakeBytes: handshakeBytes(socket) };
     }
-    return { socket, reply: await socks5Open(socket, proxy, cmd, to) };
+    const reply = await socks5Open(socket, proxy, cmd, to);
+    return { socket, reply, handshakeBytes: handshakeBytes(socket) };
   } catch (err) {
     socket.destroy();
     if (timedOut) throw new UpstreamError(`upstream ${name} did not answer within ${deps.timeoutMs} ms`, 'timeout');
@@ -80,6 +83,11 @@ export async function openTunnel(proxy: UpstreamProxy, cmd: number, target: Endp
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Read so far minus what was put back for the next reader. */
+export function handshakeBytes(socket: Socket): number {
+  return socket.bytesRead - socket.readableLength;
 }
 
 function describeConnectError(err: unknown): string {

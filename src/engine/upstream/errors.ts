@@ -1,43 +1,30 @@
-// How an upstream hop fails: one error type carrying the protocol-neutral failure kind the
-// client's protocol maps to its own reply, and, when the upstream answered with a SOCKS5 reply,
-// that reply code (passed on to a SOCKS5 client as it is).
+// How an upstream hop fails: a DialError (the failure kind the client's protocol maps to its own
+// reply, and the upstream's own SOCKS5 reply when it sent one, passed on as it is), plus the HTTP
+// status when an HTTP upstream refused.
 
-export type UpstreamFailureKind =
-  | 'general'
-  | 'not-allowed'
-  | 'network-unreachable'
-  | 'host-unreachable'
-  | 'refused'
-  | 'timeout'
-  | 'unsupported-command'
-  | 'unsupported-address';
+import { DialError } from '../commands/context';
+import { REP_FOR_FAILURE } from '../protocol/socks5/replies';
+import type { FailureKind } from '../types';
 
-export class UpstreamError extends Error {
-  override readonly name = 'UpstreamError';
+export class UpstreamError extends DialError {
   constructor(
     message: string,
-    readonly kind: UpstreamFailureKind,
+    kind: FailureKind,
     /** The upstream's own SOCKS5 REP (0x01..0x08), when it sent one. */
-    readonly upstreamReply?: number,
+    upstreamReply?: number,
     /** The upstream's HTTP status, when an HTTP upstream refused the CONNECT. */
     readonly httpStatus?: number,
   ) {
-    super(message);
+    super(kind, message, upstreamReply);
+    this.name = 'UpstreamError';
   }
 }
 
-/** RFC 1928 §6 REP → failure kind (an unknown code is a general failure). */
-export function kindForSocksReply(rep: number): UpstreamFailureKind {
-  return SOCKS_KINDS[rep] ?? 'general';
-}
+/** RFC 1928 §6 REP → failure kind (the inverse of the SOCKS5 door's map; unknown codes: general). */
+const KIND_FOR_REP: ReadonlyMap<number, FailureKind> = new Map(
+  (Object.entries(REP_FOR_FAILURE) as Array<[FailureKind, number]>).map(([kind, rep]) => [rep, kind]),
+);
 
-const SOCKS_KINDS: Readonly<Record<number, UpstreamFailureKind>> = {
-  0x01: 'general',
-  0x02: 'not-allowed',
-  0x03: 'network-unreachable',
-  0x04: 'host-unreachable',
-  0x05: 'refused',
-  0x06: 'timeout',
-  0x07: 'unsupported-command',
-  0x08: 'unsupported-address',
-};
+export function kindForSocksReply(rep: number): FailureKind {
+  return KIND_FOR_REP.get(rep) ?? 'general';
+}

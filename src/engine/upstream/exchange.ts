@@ -2,7 +2,7 @@
 // the SOCKS5 and HTTP CONNECT clients of ./socks5 and ./httpConnect.
 
 import type { Socket } from 'node:net';
-import type { Parse } from '../wire';
+import type { Parse } from '../protocol/parse';
 
 /**
  * Reads from `socket` until `parse` finds one complete message, then stops reading (the socket is

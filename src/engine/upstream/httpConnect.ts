@@ -5,8 +5,10 @@
 
 import { isIPv6 } from 'node:net';
 import type { Endpoint } from '../types';
-import { formatHostPort, type Parse } from '../wire';
-import { UpstreamError, type UpstreamFailureKind } from './errors';
+import { formatHostPort } from '../address';
+import type { Parse } from '../protocol/parse';
+import type { FailureKind } from '../types';
+import { UpstreamError } from './errors';
 import { readMessage } from './exchange';
 import { describeUpstream, type UpstreamProxy } from './url';
 import type { Socket } from 'node:net';
@@ -60,7 +62,7 @@ export function connectRequest(authority: string, proxy: UpstreamProxy): string 
  * 403 is the upstream's policy (not allowed); 504 its timeout; 407 (our credentials), 502/503
  * (it could not reach the target, or will not say why) and everything else: a general failure.
  */
-export function kindForHttpStatus(status: number): UpstreamFailureKind {
+export function kindForHttpStatus(status: number): FailureKind {
   if (status === 403) return 'not-allowed';
   if (status === 504) return 'timeout';
   return 'general';

@@ -3,12 +3,11 @@
 // fallback: when the upstream fails, the dial fails, with a text naming the upstream.
 
 import { isIP } from 'node:net';
-import { DialError } from '../commands/context';
+import { DialError, failureForError } from '../commands/context';
 import type { Destination, Dialed, Dialer, DialOptions, Endpoint } from '../types';
-import { CMD } from '../wire';
+import { CMD } from '../protocol/socks5/wire';
 import type { CompiledUpstream } from './config';
 import { openTunnel, type UpstreamDeps } from './dial';
-import { UpstreamError } from './errors';
 
 /** ConnectionInfo.route of a connection that went direct although an upstream is configured. */
 export const DIRECT_ROUTE = 'direct';
@@ -20,18 +19,20 @@ export function upstreamDialer(upstream: CompiledUpstream, direct: Dialer): Dial
       if (bypasses(upstream, target)) return { ...(await direct.dial(target, options)), route: DIRECT_ROUTE };
       let tunnel;
       try {
+        // The upstream would resolve the name: the rules see its addresses here first (no rebinding past them).
+        if (options.checkAddresses && target.type === 'domain' && upstream.proxy.scheme !== 'socks5') await options.resolver.resolve(target.host);
         tunnel = await openTunnel(upstream.proxy, CMD.CONNECT, target, tunnelDeps(direct, options));
       } catch (err) {
         throw asDialError(err);
       }
-      return { socket: tunnel.socket, remote: { host: target.host, port: target.port }, route: upstream.name };
+      return { socket: tunnel.socket, remote: { host: target.host, port: target.port }, route: upstream.name, handshakeBytes: tunnel.handshakeBytes };
     },
   };
 }
 
 /** Does `target` go direct (it matches a bypass pattern: the name or address as the client gave it, no lookup)? */
-export function bypasses(upstream: CompiledUpstream, target: Endpoint, user?: string): boolean {
-  return upstream.bypass.size > 0 && upstream.bypass.matches(target.host, target.port, user);
+export function bypasses(upstream: CompiledUpstream, target: Endpoint): boolean {
+  return upstream.bypass.size > 0 && upstream.bypass.matches(target.host, target.port);
 }
 
 /** The hop to the upstream goes through the direct dialer (every address of its name, Happy Eyeballs). */
@@ -48,7 +49,6 @@ export function tunnelDeps(direct: Dialer, options: DialOptions): UpstreamDeps {
 }
 
 export function asDialError(err: unknown): DialError {
-  if (err instanceof UpstreamError) return new DialError(err.kind, err.message, err.upstreamReply);
-  if (err instanceof DialError) return err;
-  return new DialError('general', err instanceof Error ? err.message : String(err));
+  if (err instanceof DialError) return err; // UpstreamError included
+  return new DialError(failureForError(err), err instanceof Error ? err.message : String(err));
 }

@@ -4,20 +4,20 @@
 // codec); each answer is read with ./exchange, bounded by its format (a reply is at most 262 bytes).
 
 import type { Socket } from 'node:net';
-import { replyText } from '../replies';
+import { formatHostPort } from '../address';
+import { replyText } from '../protocol/socks5/replies';
 import type { Endpoint } from '../types';
 import {
   AUTH_STATUS,
   AUTH_VERSION,
   encodeAddress,
-  formatHostPort,
   METHOD,
   parseReply,
   REP,
   SOCKS_VERSION,
   type Parse,
   type Reply,
-} from '../wire';
+} from '../protocol/socks5/wire';
 import { kindForSocksReply, UpstreamError } from './errors';
 import { readMessage } from './exchange';
 import { describeUpstream, type UpstreamProxy } from './url';

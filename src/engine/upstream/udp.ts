@@ -14,7 +14,7 @@ import { canonicalIp, isUnspecifiedIp } from '../address';
 import type { CommandContext } from '../commands/context';
 import { CMD, encodeUdpHeader, parseUdpHeader, type UdpHeader } from '../protocol/socks5/wire';
 import type { Endpoint } from '../types';
-import type { CompiledUpstream } from './config';
+import type { CompiledUpstream, UpstreamRoute } from './config';
 import { openTunnel } from './dial';
 import { UpstreamError } from './errors';
 import { tunnelDeps } from './route';
@@ -32,13 +32,12 @@ export interface UpstreamUdp {
  */
 export async function associateUpstream(
   ctx: CommandContext,
-  upstream: CompiledUpstream,
-  hop: Parameters<typeof tunnelDeps>[0],
+  upstream: UpstreamRoute,
   deliver: (datagram: Buffer, dataLength: number) => void,
 ): Promise<UpstreamUdp> {
   const { timeouts, resolver } = ctx.config;
   // DST 0.0.0.0:0: this proxy does not know yet which port it will send from (RFC 1928 §6).
-  const tunnel = await openTunnel(upstream.proxy, CMD.UDP_ASSOCIATE, { host: '0.0.0.0', port: 0 }, tunnelDeps(hop, { timeoutMs: timeouts.connectMs, resolver, scope: ctx }));
+  const tunnel = await openTunnel(upstream.proxy, CMD.UDP_ASSOCIATE, { host: '0.0.0.0', port: 0 }, tunnelDeps(upstream.hop, { timeoutMs: timeouts.connectMs, resolver, scope: ctx }));
   const control = tunnel.socket;
   if (ctx.isClosed) {
     control.destroy();

@@ -12,7 +12,7 @@
 // - Default ports: 1080 for SOCKS, 80 for http:// (the URL's own default).
 
 import { isIP } from 'node:net';
-import { formatHostPort } from '../wire';
+import { formatHostPort } from '../address';
 
 export type UpstreamScheme = 'socks5' | 'socks5h' | 'http';
 
