@@ -5,6 +5,7 @@ import type { Socks5ProxyApi } from './vscode/api';
 import { registerCommands } from './vscode/commands';
 import { ConnectionsView } from './vscode/connectionsView';
 import { ProxyController } from './vscode/controller';
+import { setTranslator } from './vscode/l10n';
 import { Log, background, errorMessage } from './vscode/log';
 import { Reach } from './vscode/reach';
 import { Secrets } from './vscode/secrets';
@@ -15,6 +16,8 @@ export type { Socks5ProxyApi, ProxyState } from './vscode/api';
 let controller: ProxyController | undefined;
 
 export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
+  // Every user-visible string goes through vscode.l10n.t: l10n/bundle.l10n.<language>.json.
+  setTranslator((message, ...args) => vscode.l10n.t(message, ...args));
   const log = new Log();
   context.subscriptions.push(log);
   const secrets = new Secrets(context.secrets, log);

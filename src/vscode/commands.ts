@@ -5,9 +5,9 @@ import { configuredUsers, updateSetting } from './config';
 import type { ConnectionNode, ConnectionsView } from './connectionsView';
 import type { ProxyController } from './controller';
 import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint } from './format';
+import { t, tPlural } from './l10n';
 import { background, errorMessage, type Log } from './log';
 import type { Reach } from './reach';
-import { t } from './reach';
 import { WALKTHROUGH_ID, whereText } from './recipes';
 import type { Secrets } from './secrets';
 import { isLoopbackHost, passwordProblem, usernameProblem } from './settings';
@@ -33,7 +33,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         const message = errorMessage(err);
         log.error(`${id} failed: ${message}`);
         background(
-          vscode.window.showErrorMessage(`SOCKS5: ${message}`, 'Show Log').then((picked) => picked && log.show()),
+          vscode.window.showErrorMessage(t('SOCKS5: {0}', message), t('Show Log')).then((picked) => picked && log.show()),
           log,
         );
         return undefined;
@@ -47,20 +47,20 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   return [
     register('socks5.start', async () => {
       const address = await controller.start();
-      if (address) flash(`$(radio-tower) SOCKS5 proxy listening on ${formatEndpoint(address)}`);
+      if (address) flash(`$(radio-tower) ${t('SOCKS5 proxy listening on {0}', formatEndpoint(address))}`);
       return address;
     }),
 
     register('socks5.stop', async () => {
       await controller.stop();
-      flash('$(circle-slash) SOCKS5 proxy stopped');
+      flash(`$(circle-slash) ${t('SOCKS5 proxy stopped')}`);
     }),
 
     register('socks5.toggle', () => controller.toggle()),
 
     register('socks5.restart', async () => {
       const address = await controller.restart();
-      if (address) flash(`$(radio-tower) SOCKS5 proxy restarted on ${formatEndpoint(address)}`);
+      if (address) flash(`$(radio-tower) ${t('SOCKS5 proxy restarted on {0}', formatEndpoint(address))}`);
       return address;
     }),
 
@@ -75,17 +75,18 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         const picked = await vscode.window.showQuickPick(
           [
             ...users.map((u) => ({ label: u, description: buildProxyUrl(address, u), user: u as string | undefined })),
-            { label: 'Without a user name', description: buildProxyUrl(address), user: undefined },
+            { label: t('Without a user name'), description: buildProxyUrl(address), user: undefined },
           ],
-          { title: 'SOCKS5: Copy Proxy URL', placeHolder: 'Which user should the URL name? (The password is never included.)' },
+          { title: t('SOCKS5: Copy Proxy URL'), placeHolder: t('Which user should the URL name? (The password is never included.)') },
         );
         if (!picked) return undefined;
         user = picked.user;
       }
       const url = buildProxyUrl(address, user);
       await vscode.env.clipboard.writeText(url);
-      const note = here ? ` (${whereText(here, t)})` : ` (${t('the proxy is not running')})`;
-      background(vscode.window.showInformationMessage(`Copied ${url} to the clipboard${note}.`));
+      background(
+        vscode.window.showInformationMessage(t('Copied {0} to the clipboard ({1}).', url, here ? whereText(here, t) : t('the proxy is not running'))),
+      );
       return url;
     }),
 
@@ -102,39 +103,39 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       let user = typeof arg === 'string' && arg !== '' ? arg : undefined;
       if (user !== undefined) {
         const problem = usernameProblem(user);
-        if (problem) throw new Error(`The user name ${problem}.`);
+        if (problem) throw new Error(t('The user name {0}.', problem));
       } else {
         const items = await Promise.all(
           users.map(async (u) => ({
             label: u,
-            description: (await secrets.has(u)) ? 'password set' : 'no password yet',
+            description: (await secrets.has(u)) ? t('password set') : t('no password yet'),
             iconPath: new vscode.ThemeIcon('account'),
             user: u as string | undefined,
           })),
         );
         const picked = await vscode.window.showQuickPick(
-          [...items, { label: 'Add user…', description: '', iconPath: new vscode.ThemeIcon('add'), user: undefined, alwaysShow: true }],
-          { title: 'SOCKS5: Set Password', placeHolder: 'Pick a user, or add one' },
+          [...items, { label: t('Add user…'), description: '', iconPath: new vscode.ThemeIcon('add'), user: undefined, alwaysShow: true }],
+          { title: t('SOCKS5: Set Password'), placeHolder: t('Pick a user, or add one') },
         );
         if (!picked) return;
         user =
           picked.user ??
           (await vscode.window.showInputBox({
-            title: 'SOCKS5: Add User',
-            prompt: 'User name for SOCKS5 username/password authentication (RFC 1929)',
+            title: t('SOCKS5: Add User'),
+            prompt: t('User name for SOCKS5 username/password authentication (RFC 1929)'),
             placeHolder: 'alice',
             ignoreFocusOut: true,
             validateInput: (v) => {
               const problem = usernameProblem(v);
-              if (problem) return `The user name ${problem}`;
-              return users.includes(v) ? `"${v}" is already a user: pick it to change its password` : undefined;
+              if (problem) return t('The user name {0}', problem);
+              return users.includes(v) ? t('"{0}" is already a user: pick it to change its password', v) : undefined;
             },
           }));
         if (user === undefined) return;
       }
       const password = await vscode.window.showInputBox({
-        title: `SOCKS5: Password for "${user}"`,
-        prompt: 'Stored in VS Code SecretStorage (never in settings). Applies to new connections.',
+        title: t('SOCKS5: Password for "{0}"', user),
+        prompt: t('Stored in VS Code SecretStorage (never in settings). Applies to new connections.'),
         password: true,
         ignoreFocusOut: true,
         validateInput: (v) => passwordProblem(v),
@@ -147,7 +148,13 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       await controller.reapply();
       background(
         vscode.window.showInformationMessage(
-          `${added ? `User "${user}" added` : `Password for "${user}" saved`}${controller.state === 'running' ? '; it applies to new connections' : ''}.`,
+          controller.state === 'running'
+            ? added
+              ? t('User "{0}" added; it applies to new connections.', user)
+              : t('Password for "{0}" saved; it applies to new connections.', user)
+            : added
+              ? t('User "{0}" added.', user)
+              : t('Password for "{0}" saved.', user),
         ),
       );
     }),
@@ -157,7 +164,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (users.length === 0) {
         background(
           vscode.window
-            .showInformationMessage('There are no users in socks5.auth.users (authentication is off).', 'Set Password…')
+            .showInformationMessage(t('There are no users in socks5.auth.users (authentication is off).'), t('Set Password…'))
             .then((p) => (p ? vscode.commands.executeCommand('socks5.setPassword') : undefined)),
           log,
         );
@@ -167,24 +174,22 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (user === undefined) {
         const picked = await vscode.window.showQuickPick(
           users.map((u) => ({ label: u, iconPath: new vscode.ThemeIcon('account') })),
-          { title: 'SOCKS5: Remove User', placeHolder: 'Pick the user to remove' },
+          { title: t('SOCKS5: Remove User'), placeHolder: t('Pick the user to remove') },
         );
         if (!picked) return;
         user = picked.label;
       }
       const last = users.length === 1;
       const exposed = !isLoopbackHost(controller.settings.host);
+      const question = t('Remove user "{0}"? Their password is deleted and they can no longer log in.', user);
       const consequence = last
         ? exposed && !controller.settings.allowUnauthenticatedRemote
-          ? ' It is the last user: the proxy on a network address will stop.'
-          : ' It is the last user: authentication turns off.'
+          ? t('It is the last user: the proxy on a network address will stop.')
+          : t('It is the last user: authentication turns off.')
         : '';
-      const confirm = await vscode.window.showWarningMessage(
-        `Remove user "${user}"? Their password is deleted and they can no longer log in.${consequence}`,
-        { modal: true },
-        'Remove',
-      );
-      if (confirm !== 'Remove') return;
+      const remove = t('Remove');
+      const confirm = await vscode.window.showWarningMessage(consequence ? `${question} ${consequence}` : question, { modal: true }, remove);
+      if (confirm !== remove) return;
       await updateSetting(
         'auth.users',
         users.filter((u) => u !== user),
@@ -192,7 +197,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       await secrets.delete(user);
       log.info(`User "${user}" removed`);
       await controller.reapply();
-      flash(`SOCKS5: user "${user}" removed`);
+      flash(t('SOCKS5: user "{0}" removed', user));
     }),
 
     register('socks5.closeConnection', async (arg?: unknown) => {
@@ -206,24 +211,24 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
           node: { kind: 'connection', generation, info } as const,
         }));
         if (items.length === 0) {
-          background(vscode.window.showInformationMessage('There are no active SOCKS5 connections.'));
+          background(vscode.window.showInformationMessage(t('There are no active SOCKS5 connections.')));
           return;
         }
         const picked = await vscode.window.showQuickPick(items, {
-          title: 'SOCKS5: Close Connection',
-          placeHolder: 'Pick the connection to close',
+          title: t('SOCKS5: Close Connection'),
+          placeHolder: t('Pick the connection to close'),
           matchOnDescription: true,
         });
         if (!picked) return;
         node = picked.node;
       }
       const closed = node.generation === controller.generation && controller.closeConnection(node.info.id);
-      if (!closed) background(vscode.window.showInformationMessage(`The connection to ${connectionLabel(node.info)} has already closed.`));
+      if (!closed) background(vscode.window.showInformationMessage(t('The connection to {0} has already closed.', connectionLabel(node.info))));
     }),
 
     register('socks5.closeAllConnections', () => {
       const n = controller.closeAll();
-      flash(`SOCKS5: closed ${n} connection${n === 1 ? '' : 's'}`);
+      flash(tPlural(n, 'SOCKS5: closed {0} connection', 'SOCKS5: closed {0} connections'));
       return n;
     }),
 
@@ -231,11 +236,11 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!isNode(arg) || arg.kind === 'recent') return;
       const text = destinationText(arg.info);
       if (!text) {
-        background(vscode.window.showInformationMessage('This connection ended before it named a destination.'));
+        background(vscode.window.showInformationMessage(t('This connection ended before it named a destination.')));
         return;
       }
       await vscode.env.clipboard.writeText(text);
-      flash(`Copied ${text}`);
+      flash(t('Copied {0}', text));
     }),
 
     register('socks5.showLog', () => log.show()),

@@ -15,11 +15,11 @@ import {
   connectionLabel,
   connectionTooltip,
   formatEndpoint,
-  plural,
+  outcomeText,
   stateLabel,
 } from './format';
 import type { Reach } from './reach';
-import { t } from './reach';
+import { t, tPlural } from './l10n';
 import { Throttle } from './throttle';
 
 export const VIEW_ID = 'socks5.connections';
@@ -130,17 +130,20 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         item.contextValue = 'connection';
         node.rendered = rowText(info, now);
         item.accessibilityInformation = {
-          label: `${commandLabel(info.command)} ${connectionLabel(info)}, ${stateLabel(info)}, from ${formatEndpoint(info.client)}`,
+          label: t('{0} {1}, {2}, from {3}', commandLabel(info.command), connectionLabel(info), stateLabel(info), formatEndpoint(info.client)),
         };
         return item;
       }
       case 'recent': {
-        const item = new vscode.TreeItem('Recently closed', vscode.TreeItemCollapsibleState.Collapsed);
+        const item = new vscode.TreeItem(t('Recently closed'), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = 'recent';
         item.description = String(node.count);
         item.iconPath = new vscode.ThemeIcon('history');
         item.contextValue = 'recentGroup';
-        item.tooltip = `The last ${plural(node.count, 'closed connection')} and how each ended, newest first`;
+        item.accessibilityInformation = {
+          label: tPlural(node.count, 'Recently closed: {0} connection, expand to see how it ended', 'Recently closed: {0} connections, expand to see how each ended'),
+        };
+        item.tooltip = tPlural(node.count, 'The last closed connection and how it ended', 'The last {0} closed connections and how each ended, newest first');
         return item;
       }
       case 'closed': {
@@ -150,6 +153,9 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         item.description = closedDescription(info);
         item.iconPath = themeIcon(connectionIcon(info));
         item.contextValue = info.destination ? 'closedConnection' : 'closedConnectionNoDestination';
+        item.accessibilityInformation = {
+          label: t('Closed {0} {1} from {2}: {3}', commandLabel(info.command), connectionLabel(info), formatEndpoint(info.client), outcomeText(info.outcome)),
+        };
         return item;
       }
     }
@@ -243,7 +249,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
     if (this.isDisposed) return;
     const state = this.controller.state;
     const active = state === 'running' ? this.controller.activeCount() : 0;
-    this.view.badge = active > 0 ? { value: active, tooltip: plural(active, 'active connection') } : undefined;
+    this.view.badge = active > 0 ? { value: active, tooltip: tPlural(active, '{0} active connection', '{0} active connections') } : undefined;
     // The address that works where the user is, and which one it is in a remote window.
     const here = this.reach.whereabouts();
     const address = here?.address;
@@ -254,13 +260,13 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
           ? t('{0} on this computer', formatEndpoint(here.address))
           : t('{0} on the remote', formatEndpoint(here.address))
       : state === 'error'
-        ? 'failed to start'
+        ? t('failed to start')
         : '';
     // Running, no active session but a history: the welcome content is hidden by the history, so
     // say where clients should connect.
     this.view.message =
       address && active === 0 && this.controller.recentEntries().length > 0
-        ? `No active connections. Clients can use ${buildProxyUrl(address)}.`
+        ? t('No active connections. Clients can use {0}.', buildProxyUrl(address))
         : undefined;
   }
 

@@ -10,6 +10,7 @@ import { engine } from './engine';
 import { affectsSettings, readRawSettings, updateSetting } from './config';
 import { Disposable, toDisposable } from './dispose';
 import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
+import { localized, t, untranslated, type Localized } from './l10n';
 import { background, errorMessage, type Log } from './log';
 import type { Doors } from './recipes';
 import type { Secrets } from './secrets';
@@ -43,7 +44,7 @@ export class ProxyController extends Disposable {
   private unhook: vscode.Disposable | undefined;
   private _generation = 0;
   private _state: ProxyState = 'stopped';
-  private _error: string | undefined;
+  private _error: Localized | undefined;
   /** What the user asked for last: running (start/restart/autoStart) or not (stop). */
   private wanted = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -84,7 +85,7 @@ export class ProxyController extends Disposable {
   }
 
   get error(): string | undefined {
-    return this._state === 'error' ? this._error : undefined;
+    return this._state === 'error' ? this._error?.english : undefined;
   }
 
   get address(): Endpoint | undefined {
@@ -148,7 +149,7 @@ export class ProxyController extends Disposable {
       state: this._state,
       ...(address ? { address } : {}),
       configured: { host: s.host, port: s.port },
-      ...(this._error !== undefined && this._state === 'error' ? { error: this._error } : {}),
+      ...(this._error !== undefined && this._state === 'error' ? { error: this._error.text } : {}),
       authUsers: running ? running.users.size : 0,
       commands: running ? running.commands : s.commands,
       ...(this.server && this._state === 'running' ? { stats: this.server.stats() } : {}),
@@ -230,8 +231,8 @@ export class ProxyController extends Disposable {
     return run;
   }
 
-  private setState(state: ProxyState, error?: string): void {
-    const changed = state !== this._state || error !== this._error;
+  private setState(state: ProxyState, error?: Localized): void {
+    const changed = state !== this._state || error?.english !== this._error?.english || error?.text !== this._error?.text;
     this._state = state;
     this._error = error;
     if (changed && !this.isDisposed) {
@@ -256,7 +257,7 @@ export class ProxyController extends Disposable {
     if (this.server?.running) return this.server.address;
     const p = await this.plan();
     if ('problems' in p) {
-      const reason = `Invalid settings: ${summarizeProblems(p.problems)}`;
+      const reason = localized('Invalid settings: {0}', summarizeProblems(p.problems));
       for (const e of p.problems) this.log.error(e.message);
       this.fail(reason, ['openSettings'], p.problems[0]!.setting);
       return undefined;
@@ -310,8 +311,9 @@ export class ProxyController extends Disposable {
       if (this.server) this.log.warn('The last valid configuration keeps running.');
       if (key !== this.lastProblems) {
         this.lastProblems = key;
-        const tail = this.server ? ' The proxy keeps running with the last valid settings.' : '';
-        this.notify('error', `SOCKS5: ${summarizeProblems(p.problems)}${tail}`, ['openSettings'], p.problems[0]!.setting);
+        const summary = summarizeProblems(p.problems).text;
+        const message = this.server ? t('SOCKS5: {0} The proxy keeps running with the last valid settings.', summary) : t('SOCKS5: {0}', summary);
+        this.notify('error', message, ['openSettings'], p.problems[0]!.setting);
       }
       return;
     }
@@ -330,10 +332,10 @@ export class ProxyController extends Disposable {
       const wasAuth = running.users.size > 0;
       const exposed = !isLoopbackHost(this.server.address?.host ?? running.host);
       if (plan.fix === 'setPassword' && !wasAuth && !exposed) {
-        this.log.warn(`${plan.reason} Until then the proxy keeps running without authentication.`);
+        this.log.warn(`${plan.reason.english} Until then the proxy keeps running without authentication.`);
         this.notify(
           'warning',
-          `SOCKS5: ${plan.reason} Until then the proxy keeps running without authentication.`,
+          t('SOCKS5: {0} Until then the proxy keeps running without authentication.', plan.reason.text),
           ['setPassword'],
           undefined,
           plan.usersWithoutPassword[0],
@@ -342,14 +344,15 @@ export class ProxyController extends Disposable {
       }
       if (plan.fix === 'openSettings' && !exposed) {
         // Only the move to a network address was refused: the loopback listener stays.
-        this.log.error(`${plan.reason} The proxy keeps listening on ${formatEndpoint(this.server.address!)}.`);
-        this.notify('error', `SOCKS5: ${plan.reason} The proxy keeps listening on ${formatEndpoint(this.server.address!)}.`, ['setPassword', 'openSettings'], 'socks5.host');
+        const where = formatEndpoint(this.server.address!);
+        this.log.error(`${plan.reason.english} The proxy keeps listening on ${where}.`);
+        this.notify('error', t('SOCKS5: {0} The proxy keeps listening on {1}.', plan.reason.text, where), ['setPassword', 'openSettings'], 'socks5.host');
         return;
       }
-      this.log.warn(`Stopping the proxy: ${plan.reason}`);
+      this.log.warn(`Stopping the proxy: ${plan.reason.english}`);
       await this.doStop();
       this.wanted = true;
-      this.fail(`Stopped: ${plan.reason}`, ['setPassword', 'openSettings'], 'socks5.auth.users', plan.usersWithoutPassword[0]);
+      this.fail(localized('Stopped: {0}', plan.reason), ['setPassword', 'openSettings'], 'socks5.auth.users', plan.usersWithoutPassword[0]);
       return;
     }
 
@@ -386,9 +389,9 @@ export class ProxyController extends Disposable {
       if (!sharesPort) {
         // The old listener never stopped: it keeps running, which is the last good configuration.
         this.setState('running');
-        const reason = err instanceof Error ? err.message : String(err);
-        this.log.error(`Cannot move the listener to ${formatEndpoint(next)}: ${reason}. Still listening on ${from}.`);
-        this.notify('error', `SOCKS5: ${reason}. The proxy keeps listening on ${from}.`, this.fixesFor(err), 'socks5.port');
+        const reason = startErrorText(err);
+        this.log.error(`Cannot move the listener to ${formatEndpoint(next)}: ${reason.english}. Still listening on ${from}.`);
+        this.notify('error', t('SOCKS5: {0}. The proxy keeps listening on {1}.', reason.text, from), this.fixesFor(err), 'socks5.port');
         return;
       }
       // Our own listener holds the port (e.g. 127.0.0.1:1080 → 0.0.0.0:1080): free it, then bind.
@@ -459,8 +462,8 @@ export class ProxyController extends Disposable {
   }
 
   private startFailed(err: unknown, options: EngineOptions): void {
-    const reason = err instanceof Error ? err.message : String(err);
-    this.fail(reason.endsWith('.') ? reason : `${reason}.`, this.fixesFor(err), 'socks5.port', undefined, options);
+    const reason = startErrorText(err);
+    this.fail(localized('{0}.', reason), this.fixesFor(err), 'socks5.port', undefined, options);
   }
 
   private fixesFor(err: unknown): Fix[] {
@@ -472,20 +475,20 @@ export class ProxyController extends Disposable {
   }
 
   /** The `error` state: a log line, the status bar, and a notification with the fixes. */
-  private fail(reason: string, fixes: Fix[], setting?: string, user?: string, options?: EngineOptions): void {
-    this.log.error(reason);
+  private fail(reason: Localized, fixes: Fix[], setting?: string, user?: string, options?: EngineOptions): void {
+    this.log.error(reason.english);
     this.setState('error', reason);
-    this.notify('error', `SOCKS5 proxy: ${reason}`, fixes, setting, user, options);
+    this.notify('error', t('SOCKS5 proxy: {0}', reason.text), fixes, setting, user, options);
   }
 
-  private reportWarnings(warnings: string[], usersWithoutPassword: string[], always: boolean): void {
-    const key = warnings.join('\n');
+  private reportWarnings(warnings: readonly Localized[], usersWithoutPassword: string[], always: boolean): void {
+    const key = warnings.map((w) => w.english).join('\n');
     if (!always && key === this.lastWarnings) return;
     this.lastWarnings = key;
     for (const w of warnings) {
-      this.log.warn(w);
-      const fixes: Fix[] = /no password/.test(w) ? ['setPassword'] : ['openSettings'];
-      this.notify('warning', `SOCKS5: ${w}`, fixes, 'socks5.allowUnauthenticatedRemote', usersWithoutPassword[0]);
+      this.log.warn(w.english);
+      const fixes: Fix[] = /no password/.test(w.english) ? ['setPassword'] : ['openSettings'];
+      this.notify('warning', t('SOCKS5: {0}', w.text), fixes, 'socks5.allowUnauthenticatedRemote', usersWithoutPassword[0]);
     }
   }
 
@@ -496,10 +499,10 @@ export class ProxyController extends Disposable {
   private notify(kind: 'error' | 'warning', message: string, fixes: Fix[], setting?: string, user?: string, options?: EngineOptions): void {
     if (this.isDisposed) return;
     const labels: Record<Fix, string> = {
-      setPassword: 'Set Password…',
-      openSettings: 'Open Settings',
-      useAnotherPort: 'Use Another Port',
-      showLog: 'Show Log',
+      setPassword: t('Set Password…'),
+      openSettings: t('Open Settings'),
+      useAnotherPort: t('Use Another Port'),
+      showLog: t('Show Log'),
     };
     const actions = fixes.map((f) => labels[f]);
     const shown = kind === 'error' ? vscode.window.showErrorMessage(message, ...actions) : vscode.window.showWarningMessage(message, ...actions);
@@ -522,7 +525,7 @@ export class ProxyController extends Disposable {
             break;
         }
       } catch (err) {
-        this.log.error(`${labels[fix]} failed: ${errorMessage(err)}`);
+        this.log.error(`${fix} failed: ${errorMessage(err)}`);
       }
     };
     background(shown.then(act), this.log);
@@ -532,11 +535,11 @@ export class ProxyController extends Disposable {
   private async useAnotherPort(host: string): Promise<void> {
     const suggestion = await freePort(host).catch(() => 0);
     const value = await vscode.window.showInputBox({
-      title: 'SOCKS5: Use Another Port',
-      prompt: `Port for the proxy on ${host} (0 = any free port). Saved to socks5.port in your user settings.`,
+      title: t('SOCKS5: Use Another Port'),
+      prompt: t('Port for the proxy on {0} (0 = any free port). Saved to socks5.port in your user settings.', host),
       value: String(suggestion),
       ignoreFocusOut: true,
-      validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) <= 65535 ? undefined : 'Enter an integer from 0 to 65535'),
+      validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) <= 65535 ? undefined : t('Enter an integer from 0 to 65535')),
     });
     if (value === undefined) return;
     this.wanted = true;
@@ -544,6 +547,32 @@ export class ProxyController extends Disposable {
     // The configuration change retries the start; make sure it happens even if nothing changed.
     await this.start();
   }
+}
+
+/**
+ * Why the listener could not bind: the engine's English message for the log, and the same fact in
+ * the display language for the UI (by the StartError's errno code).
+ */
+function startErrorText(err: unknown): Localized {
+  const english = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
+  if (!(err instanceof engine().StartError)) return untranslated(english);
+  const { code, host, port } = err;
+  const text = ((): string | undefined => {
+    switch (code) {
+      case 'EADDRINUSE':
+        return t('Port {0} is already in use on {1}', port, host);
+      case 'EACCES':
+        return t('Permission denied binding {0} (ports below 1024 need privileges)', formatEndpoint({ host, port }));
+      case 'EADDRNOTAVAIL':
+        return t('Address {0} is not available on this machine', host);
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return t('Cannot resolve host "{0}"', host);
+      default:
+        return undefined;
+    }
+  })();
+  return { english, text: text ?? english };
 }
 
 /** A port that is free on `host` right now (the OS picks it). */

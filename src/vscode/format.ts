@@ -1,6 +1,7 @@
 // Host-free (no `vscode` import): everything the UI shows as text. Sizes, ages, rates, endpoints,
 // proxy URLs, outcome text, tree item labels/descriptions/tooltips and the status bar text, so the
-// exact strings are unit-tested and stable for the end-to-end suite.
+// exact strings are unit-tested and stable for the end-to-end suite. Every word a user reads goes
+// through the translator in ./l10n (English by default; the display language in VS Code).
 import type {
   ClosedConnectionInfo,
   Command,
@@ -12,7 +13,8 @@ import type {
 } from '../engine';
 import { COMMAND_NAMES } from '../engine';
 import type { ProxyState } from './api';
-import type { Translate, Whereabouts } from './recipes';
+import type { Whereabouts } from './recipes';
+import { formatMessage, t, tPlural, type Translate } from './l10n';
 
 // ---------------------------------------------------------------------------------------------
 // Numbers
@@ -72,9 +74,10 @@ export function formatClock(epochMs: number): string {
 
 /** Fills `{0}`-style placeholders (the English text, untranslated). */
 export function fill(message: string, ...args: Array<string | number>): string {
-  return message.replace(/\{(\d+)\}/g, (whole, i: string) => (args[Number(i)] !== undefined ? String(args[Number(i)]) : whole));
+  return formatMessage(message, args);
 }
 
+/** English count and noun, for log lines (the UI uses tPlural from ./l10n). */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -135,38 +138,102 @@ export function urlHost(host: string): string {
 // Sessions
 
 export function commandLabel(command: Command | undefined): string {
-  return command === undefined ? 'handshake' : COMMAND_NAMES[command];
+  return command === undefined ? t('handshake') : COMMAND_NAMES[command];
 }
 
 export function enabledCommandsText(c: CommandSwitches): string {
   const on = (['connect', 'bind', 'udpAssociate'] as const).filter((k) => c[k]).map(commandLabel);
-  return on.length > 0 ? on.join(', ') : 'none (every request is refused)';
+  return on.length > 0 ? on.join(', ') : t('none (every request is refused)');
 }
 
 export function stateLabel(info: Pick<ConnectionInfo, 'state' | 'command'>): string {
   switch (info.state) {
     case 'handshake':
-      return 'handshake';
+      return t('handshake');
     case 'connecting':
-      return 'connecting';
+      return t('connecting');
     case 'bind-waiting':
-      return 'waiting for BIND peer';
+      return t('waiting for BIND peer');
     case 'established':
-      return info.command === 'udpAssociate' ? 'associated' : 'established';
+      return info.command === 'udpAssociate' ? t('associated') : t('established');
     case 'closed':
-      return 'closed';
+      return t('closed');
   }
 }
 
-const REPLY_TEXT: Record<number, string> = {
-  1: 'general failure',
-  2: 'not allowed',
-  3: 'network unreachable',
-  4: 'host unreachable',
-  5: 'refused',
-  6: 'TTL expired',
-  7: 'command not supported',
-  8: 'address type not supported',
+/** A reply code's short name, in the display language. */
+function replyName(code: number): string | undefined {
+  switch (code) {
+    case 1:
+      return t('general failure');
+    case 2:
+      return t('not allowed');
+    case 3:
+      return t('network unreachable');
+    case 4:
+      return t('host unreachable');
+    case 5:
+      return t('refused');
+    case 6:
+      return t('TTL expired');
+    case 7:
+      return t('command not supported');
+    case 8:
+      return t('address type not supported');
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The engine's outcome texts are English (they are log lines too): the ones every session can end
+ * with are shown in the display language; details (an address, an OS error) stay as written.
+ */
+const ENGINE_REPLY_NAMES: Record<string, number> = {
+  'general failure': 1,
+  'not allowed': 2,
+  'network unreachable': 3,
+  'host unreachable': 4,
+  refused: 5,
+  'timed out': 6,
+  'TTL expired': 6,
+  'command not supported': 7,
+  'address type not supported': 8,
+};
+
+function genericOutcome(kind: Outcome['kind']): string | undefined {
+  switch (kind) {
+    case 'closed':
+      return t('closed');
+    case 'closed-by-client':
+      return t('closed by client');
+    case 'closed-by-target':
+      return t('closed by target');
+    case 'closed-by-user':
+      return t('closed by user');
+    case 'auth-failed':
+      return t('auth failed');
+    case 'no-acceptable-method':
+      return t('no acceptable auth method');
+    case 'handshake-timeout':
+      return t('handshake timeout');
+    case 'idle-timeout':
+      return t('idle timeout');
+    case 'protocol-error':
+      return t('protocol error');
+    case 'error':
+      return t('error');
+    case 'reply':
+      return undefined;
+  }
+}
+
+/** The English generic texts the engine writes for each kind (see genericOutcome). */
+const ENGINE_GENERIC: Partial<Record<Outcome['kind'], readonly string[]>> = {
+  closed: ['closed'],
+  'closed-by-client': ['closed by client'],
+  'closed-by-target': ['closed by target'],
+  'closed-by-user': ['closed by user'],
 };
 
 export function hex2(n: number): string {
@@ -175,33 +242,21 @@ export function hex2(n: number): string {
 
 /** Short outcome text such as `refused (0x05)`, `auth failed`, `closed by client`. */
 export function outcomeText(outcome: Outcome): string {
-  if (outcome.message && outcome.message.trim() !== '') return printable(outcome.message.trim());
-  switch (outcome.kind) {
-    case 'closed':
-      return 'closed';
-    case 'closed-by-client':
-      return 'closed by client';
-    case 'closed-by-target':
-      return 'closed by target';
-    case 'closed-by-user':
-      return 'closed by user';
-    case 'reply': {
-      const code = outcome.reply ?? 1;
-      return `${REPLY_TEXT[code] ?? 'failed'} (${hex2(code)})`;
-    }
-    case 'auth-failed':
-      return 'auth failed';
-    case 'no-acceptable-method':
-      return 'no acceptable auth method';
-    case 'handshake-timeout':
-      return 'handshake timeout';
-    case 'idle-timeout':
-      return 'idle timeout';
-    case 'protocol-error':
-      return 'protocol error';
-    case 'error':
-      return 'error';
+  const message = outcome.message?.trim() ?? '';
+  if (message !== '') {
+    if (message === 'proxy stopped') return t('proxy stopped');
+    if (ENGINE_GENERIC[outcome.kind]?.includes(message)) return genericOutcome(outcome.kind)!;
+    // `refused (0x05): detail` → the name in the display language, the code and detail as written.
+    const m = /^([a-zA-Z ]+) \((0x[0-9a-f]{2})\)(.*)$/s.exec(message);
+    const code = m ? ENGINE_REPLY_NAMES[m[1]!] : undefined;
+    if (m && code !== undefined) return printable(`${replyName(code)} (${m[2]})${m[3]}`);
+    return printable(message);
   }
+  if (outcome.kind === 'reply') {
+    const code = outcome.reply ?? 1;
+    return `${replyName(code) ?? t('failed')} (${hex2(code)})`;
+  }
+  return genericOutcome(outcome.kind)!;
 }
 
 /** True when the session ended the normal way (no failure reply, no error). */
@@ -217,11 +272,11 @@ export function isCleanOutcome(outcome: Outcome): boolean {
 
 /** Tree label: the requested destination `host:port` (UDP: the relay; before the request: `handshake…`). */
 export function connectionLabel(info: ConnectionInfo): string {
-  if (info.command === 'udpAssociate') return info.bound ? `UDP relay ${formatEndpoint(info.bound)}` : 'UDP relay';
+  if (info.command === 'udpAssociate') return info.bound ? t('UDP relay {0}', formatEndpoint(info.bound)) : t('UDP relay');
   // HTTP forwarding: the request's method and URL host (`GET example.com:80`).
   if (info.http && info.destination) return `${info.http.method} ${formatEndpoint(info.destination)}`;
   if (info.destination) return formatEndpoint(info.destination);
-  return 'handshake…';
+  return t('handshake…');
 }
 
 /** The destination text copied by "Copy Destination". */
@@ -280,29 +335,36 @@ export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, n
   const title = info.destination ? formatEndpoint(info.destination) : connectionLabel(info);
   lines.push(`**${escapeMarkdown(commandLabel(info.command))}** ${escapeMarkdown(title)} — ${escapeMarkdown(stateLabel(info))}`);
   if (info.state === 'closed') {
-    lines.push(`Outcome: ${escapeMarkdown(outcomeText((info as ClosedConnectionInfo).outcome))}`);
+    lines.push(t('Outcome: {0}', escapeMarkdown(outcomeText((info as ClosedConnectionInfo).outcome))));
   }
-  lines.push(`Client: ${escapeMarkdown(formatEndpoint(info.client))}`);
-  if (info.user !== undefined) lines.push(`User: ${escapeMarkdown(info.user)}`);
-  if (info.http) lines.push(`HTTP request: ${escapeMarkdown(info.http.method)} (${info.http.requests} on this connection)`);
-  if (info.destination?.type === 'domain') lines.push(`Requested: ${escapeMarkdown(formatEndpoint(info.destination))} (domain)`);
+  lines.push(t('Client: {0}', escapeMarkdown(formatEndpoint(info.client))));
+  if (info.user !== undefined) lines.push(t('User: {0}', escapeMarkdown(info.user)));
+  if (info.http) lines.push(t('HTTP request: {0} ({1} on this connection)', escapeMarkdown(info.http.method), info.http.requests));
+  if (info.destination?.type === 'domain') lines.push(t('Requested: {0} (domain)', escapeMarkdown(formatEndpoint(info.destination))));
   if (info.remote) {
-    lines.push(`${info.command === 'bind' ? 'Peer' : 'Resolved'}: ${escapeMarkdown(formatEndpoint(info.remote))}`);
+    const remote = escapeMarkdown(formatEndpoint(info.remote));
+    lines.push(info.command === 'bind' ? t('Peer: {0}', remote) : t('Resolved: {0}', remote));
   }
-  if (info.bound) lines.push(`Bound: ${escapeMarkdown(formatEndpoint(info.bound))}`);
+  if (info.bound) lines.push(t('Bound: {0}', escapeMarkdown(formatEndpoint(info.bound))));
   if (info.state === 'closed') {
     const c = info as ClosedConnectionInfo;
-    lines.push(`Started: ${formatClock(c.startedAt)}, lasted ${formatDuration(c.endedAt - c.startedAt)}`);
+    lines.push(t('Started: {0}, lasted {1}', formatClock(c.startedAt), formatDuration(c.endedAt - c.startedAt)));
   } else {
-    lines.push(`Started: ${formatClock(info.startedAt)} (${formatDuration(now - info.startedAt)} ago)`);
+    lines.push(t('Started: {0} ({1} ago)', formatClock(info.startedAt), formatDuration(now - info.startedAt)));
   }
-  let traffic = `Traffic: ${escapeMarkdown(trafficText(info))}`;
-  if (rate && info.state !== 'closed') traffic += ` (now ↑ ${escapeMarkdown(formatRate(rate.up))} ↓ ${escapeMarkdown(formatRate(rate.down))})`;
-  lines.push(traffic);
+  const traffic = escapeMarkdown(trafficText(info));
+  lines.push(
+    rate && info.state !== 'closed'
+      ? t('Traffic: {0} (now ↑ {1} ↓ {2})', traffic, escapeMarkdown(formatRate(rate.up)), escapeMarkdown(formatRate(rate.down)))
+      : t('Traffic: {0}', traffic),
+  );
   if (info.datagramsUp !== undefined || info.datagramsDown !== undefined) {
+    const up = info.datagramsUp ?? 0;
+    const down = info.datagramsDown ?? 0;
     lines.push(
-      `Datagrams: ↑ ${info.datagramsUp ?? 0} ↓ ${info.datagramsDown ?? 0}` +
-        (info.datagramsDropped ? `, ${info.datagramsDropped} dropped` : ''),
+      info.datagramsDropped
+        ? t('Datagrams: ↑ {0} ↓ {1}, {2} dropped', up, down, info.datagramsDropped)
+        : t('Datagrams: ↑ {0} ↓ {1}', up, down),
     );
   }
   return lines.join('\n\n');
@@ -388,13 +450,17 @@ export function statusText(m: Pick<StatusModel, 'state' | 'address' | 'stats'>):
 export function statusAccessibility(m: Pick<StatusModel, 'state' | 'address' | 'stats'>): string {
   switch (m.state) {
     case 'running':
-      return `SOCKS5 proxy running on port ${m.address?.port ?? 'unknown'}, ${plural(m.stats?.active ?? 0, 'active connection')}`;
+      return t(
+        'SOCKS5 proxy running on port {0}, {1}',
+        m.address?.port ?? '?',
+        tPlural(m.stats?.active ?? 0, '{0} active connection', '{0} active connections'),
+      );
     case 'starting':
-      return 'SOCKS5 proxy starting';
+      return t('SOCKS5 proxy starting');
     case 'error':
-      return 'SOCKS5 proxy failed to start';
+      return t('SOCKS5 proxy failed to start');
     case 'stopped':
-      return 'SOCKS5 proxy stopped';
+      return t('SOCKS5 proxy stopped');
   }
 }
 
@@ -414,12 +480,12 @@ export const STATUS_TOOLTIP_COMMANDS = [
 export function statusTooltip(m: StatusModel, t: Translate = fill): string {
   const link = (label: string, icon: string, command: (typeof STATUS_TOOLTIP_COMMANDS)[number]): string =>
     `[$(${icon}) ${label}](command:${command} "${label}")`;
-  const auth = m.authUsers > 0 ? `on (${plural(m.authUsers, 'user')})` : 'off';
+  const auth = m.authUsers > 0 ? t('on ({0})', tPlural(m.authUsers, '{0} user', '{0} users')) : t('off');
   const lines: string[] = [];
   switch (m.state) {
     case 'running': {
       const addr = m.address ?? m.configured;
-      lines.push('**SOCKS5 proxy: running**');
+      lines.push(`**${t('SOCKS5 proxy: running')}**`);
       // Our own bound address (validated host): safe inside a code span, where escapes would show.
       const w = m.reach?.whereabouts;
       if (w?.where === 'forwarded') {
@@ -428,39 +494,44 @@ export function statusTooltip(m: StatusModel, t: Translate = fill): string {
         lines.push(t('Address: `{0}` on the remote host only', formatEndpoint(addr)));
         if (m.reach?.httpOnly) lines.push(t('This browser window cannot forward SOCKS5 to your computer: "Use from This Computer" shows the tunnel command.'));
       } else {
-        lines.push(`Address: \`${formatEndpoint(addr)}\`${m.exposed ? ' (reachable from the network)' : ' (this machine only)'}`);
+        const where = `\`${formatEndpoint(addr)}\``;
+        lines.push(m.exposed ? t('Address: {0} (reachable from the network)', where) : t('Address: {0} (this machine only)', where));
       }
-      lines.push(`Authentication: ${auth}`);
-      lines.push(`Commands: ${enabledCommandsText(m.commands)}`);
+      lines.push(t('Authentication: {0}', auth));
+      lines.push(t('Commands: {0}', enabledCommandsText(m.commands)));
       const s = m.stats ?? { active: 0, total: 0, bytesUp: 0, bytesDown: 0 };
-      lines.push(`Connections: ${s.active} active / ${s.total} total`);
-      lines.push(`Traffic: ↑ ${formatBytes(s.bytesUp)} ↓ ${formatBytes(s.bytesDown)}`);
+      lines.push(t('Connections: {0} active / {1} total', s.active, s.total));
+      lines.push(t('Traffic: {0}', `↑ ${formatBytes(s.bytesUp)} ↓ ${formatBytes(s.bytesDown)}`));
       lines.push(
         [
-          link('Copy URL', 'copy', 'socks5.copyProxyUrl'),
+          link(t('Copy URL'), 'copy', 'socks5.copyProxyUrl'),
           link(t('Use With…'), 'tools', 'socks5.useWith'),
           ...(w?.where === 'remote' ? [link(t('Use from This Computer'), 'remote', 'socks5.useFromThisComputer')] : []),
-          link('Show Connections', 'list-flat', 'socks5.showConnections'),
-          link('Stop', 'debug-stop', 'socks5.stop'),
+          link(t('Show Connections'), 'list-flat', 'socks5.showConnections'),
+          link(t('Stop'), 'debug-stop', 'socks5.stop'),
         ].join(' · '),
       );
       break;
     }
     case 'starting':
-      lines.push('**SOCKS5 proxy: starting…**');
-      lines.push(`Address: ${escapeMarkdown(formatEndpoint(m.configured))}`);
+      lines.push(`**${t('SOCKS5 proxy: starting…')}**`);
+      lines.push(t('Address: {0}', escapeMarkdown(formatEndpoint(m.configured))));
       break;
     case 'error':
-      lines.push('**SOCKS5 proxy: failed to start**');
-      lines.push(escapeMarkdown(m.error ?? 'Unknown error.'));
+      lines.push(`**${t('SOCKS5 proxy: failed to start')}**`);
+      lines.push(escapeMarkdown(m.error ?? t('Unknown error.')));
       lines.push(
-        [link('Retry', 'debug-restart', 'socks5.start'), link('Show Log', 'output', 'socks5.showLog'), link('Open Settings', 'gear', 'socks5.openSettings')].join(' · '),
+        [
+          link(t('Retry'), 'debug-restart', 'socks5.start'),
+          link(t('Show Log'), 'output', 'socks5.showLog'),
+          link(t('Open Settings'), 'gear', 'socks5.openSettings'),
+        ].join(' · '),
       );
       break;
     case 'stopped':
-      lines.push('**SOCKS5 proxy: stopped**');
-      lines.push(`Click to start on ${escapeMarkdown(formatEndpoint(m.configured))}.`);
-      lines.push([link('Start', 'play', 'socks5.start'), link('Open Settings', 'gear', 'socks5.openSettings')].join(' · '));
+      lines.push(`**${t('SOCKS5 proxy: stopped')}**`);
+      lines.push(t('Click to start on {0}.', escapeMarkdown(formatEndpoint(m.configured))));
+      lines.push([link(t('Start'), 'play', 'socks5.start'), link(t('Open Settings'), 'gear', 'socks5.openSettings')].join(' · '));
       break;
   }
   return lines.join('\n\n');

@@ -23,12 +23,13 @@ import {
   whereabouts,
   type Credentials,
   type ForwardResult,
-  type Translate,
   type Whereabouts,
 } from './recipes';
+import { t } from './l10n';
 import type { Secrets } from './secrets';
 
-export const t: Translate = (message, ...args) => vscode.l10n.t(message, ...args);
+/** The display language's text (the translator extension.ts set up; see ./l10n). */
+export { t };
 
 type Forward =
   | { kind: 'none' }

@@ -8,8 +8,9 @@
 import type { Endpoint } from '../engine';
 import { connectableHost, fill, urlHost } from './format';
 
-/** Translates an English message with `{0}`-style placeholders (vscode.l10n.t in the extension). */
-export type Translate = (message: string, ...args: Array<string | number>) => string;
+/** Translates an English message with `{0}`-style placeholders (see ./l10n). */
+export type { Translate } from './l10n';
+import type { Translate } from './l10n';
 
 /** The identity translation: fills the placeholders in. */
 export const englishT: Translate = fill;

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { CommandSwitches, LiveOptions, ProtocolSwitches, ServerOptions, Timeouts } from '../engine';
 import { DEFAULT_OPTIONS, DEFAULT_RULES, isLoopbackHost, isWildcardHost, listenVerdict, rulesProblems, type RulesOptions } from '../engine';
+import { localized, t, untranslated, type Localized } from './l10n';
 
 export const SECTION = 'socks5';
 
@@ -78,7 +79,7 @@ export interface ProxySettings {
 }
 
 const seconds = (ms: number): number => ms / 1000;
-const t = DEFAULT_OPTIONS.timeouts;
+const defaultTimeouts = DEFAULT_OPTIONS.timeouts;
 
 /** The engine's defaults (../engine/policy), in the settings' units, and the settings' own. */
 export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
@@ -88,7 +89,12 @@ export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
   users: [],
   commands: { ...DEFAULT_OPTIONS.commands },
   protocols: { ...DEFAULT_OPTIONS.protocols },
-  timeoutsSeconds: { handshake: seconds(t.handshakeMs), connect: seconds(t.connectMs), idle: seconds(t.idleMs), bind: seconds(t.bindMs) },
+  timeoutsSeconds: {
+    handshake: seconds(defaultTimeouts.handshakeMs),
+    connect: seconds(defaultTimeouts.connectMs),
+    idle: seconds(defaultTimeouts.idleMs),
+    bind: seconds(defaultTimeouts.bindMs),
+  },
   maxConnections: DEFAULT_OPTIONS.maxConnections,
   allowUnauthenticatedRemote: false,
   rules: DEFAULT_RULES,
@@ -108,8 +114,10 @@ export const LIMITS = Object.freeze({
 export interface SettingProblem {
   /** Full setting id, e.g. `socks5.port`. */
   setting: string;
-  /** A sentence that starts with the setting id. */
+  /** A sentence that starts with the setting id (English, for the log). */
   message: string;
+  /** The same in the display language (notifications). */
+  text: string;
 }
 
 export type ValidationResult =
@@ -123,28 +131,29 @@ const isUnset = (v: unknown): boolean => v === undefined || v === null;
 export function validateSettings(raw: RawSettings): ValidationResult {
   const errors: SettingProblem[] = [];
   const warnings: SettingProblem[] = [];
-  const fail = (key: SettingKey, what: string): void => {
-    errors.push({ setting: id(key), message: `${id(key)} ${what}` });
+  const fail = (key: SettingKey, what: string | Localized): void => {
+    const l = typeof what === 'string' ? { english: what, text: what } : what;
+    errors.push({ setting: id(key), message: `${id(key)} ${l.english}`, text: `${id(key)} ${l.text}` });
   };
 
   // host
   let host = DEFAULT_SETTINGS.host;
   if (!isUnset(raw.host)) {
     if (typeof raw.host !== 'string') {
-      fail('host', `must be a string such as "127.0.0.1" (got ${describe(raw.host)})`);
+      fail('host', localized('must be a string such as "127.0.0.1" (got {0})', describe(raw.host)));
     } else {
       const h = normalizeHost(raw.host);
       if (h === '') {
-        fail('host', 'must not be empty: use "127.0.0.1" for this machine only or "0.0.0.0" for every interface');
+        fail('host', localized('must not be empty: use "127.0.0.1" for this machine only or "0.0.0.0" for every interface'));
       } else if (!isValidHost(h)) {
-        fail('host', `must be an IPv4 or IPv6 address or a host name (got ${JSON.stringify(raw.host)})`);
+        fail('host', localized('must be an IPv4 or IPv6 address or a host name (got {0})', JSON.stringify(raw.host)));
       } else {
         host = h;
       }
     }
   }
 
-  const port = integerSetting(raw.port, 'port', DEFAULT_SETTINGS.port, 0, 65_535, ' (0 = any free port)', fail);
+  const port = integerSetting(raw.port, 'port', DEFAULT_SETTINGS.port, 0, 65_535, localized(' (0 = any free port)'), fail);
   const autoStart = booleanSetting(raw.autoStart, 'autoStart', DEFAULT_SETTINGS.autoStart, fail);
 
   // auth.users
@@ -152,15 +161,15 @@ export function validateSettings(raw: RawSettings): ValidationResult {
   const rawUsers = raw['auth.users'];
   if (!isUnset(rawUsers)) {
     if (!Array.isArray(rawUsers)) {
-      fail('auth.users', `must be a list of user names, e.g. ["alice"] (got ${describe(rawUsers)})`);
+      fail('auth.users', localized('must be a list of user names, e.g. ["alice"] (got {0})', describe(rawUsers)));
     } else {
       const seen = new Set<string>();
       rawUsers.forEach((u: unknown, i: number) => {
-        const problem = typeof u === 'string' ? usernameProblem(u) : `must be a string (got ${describe(u)})`;
+        const problem = typeof u === 'string' ? usernameProblemLocalized(u) : localized('must be a string (got {0})', describe(u));
         if (problem) {
-          fail('auth.users', `entry ${i + 1} ${problem}`);
+          fail('auth.users', localized('entry {0} {1}', i + 1, problem));
         } else if (seen.has(u as string)) {
-          fail('auth.users', `lists "${u as string}" more than once`);
+          fail('auth.users', localized('lists "{0}" more than once', u as string));
         } else {
           seen.add(u as string);
           users.push(u as string);
@@ -187,7 +196,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
   const timeoutsSeconds = {
     handshake: numberSetting(raw['timeouts.handshake'], 'timeouts.handshake', d.handshake, 1, max, fail),
     connect: numberSetting(raw['timeouts.connect'], 'timeouts.connect', d.connect, 1, max, fail),
-    idle: numberSetting(raw['timeouts.idle'], 'timeouts.idle', d.idle, 0, max, fail, ' (0 = no idle timeout)'),
+    idle: numberSetting(raw['timeouts.idle'], 'timeouts.idle', d.idle, 0, max, fail, localized(' (0 = no idle timeout)')),
     bind: numberSetting(raw['timeouts.bind'], 'timeouts.bind', d.bind, 1, max, fail),
   };
 
@@ -197,7 +206,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     DEFAULT_SETTINGS.maxConnections,
     1,
     LIMITS.maxConnectionsMax,
-    '',
+    undefined,
     fail,
   );
   const allowUnauthenticatedRemote = booleanSetting(
@@ -227,17 +236,13 @@ export function validateSettings(raw: RawSettings): ValidationResult {
   );
 
   if (!commands.connect && !commands.bind && !commands.udpAssociate) {
-    warnings.push({
-      setting: id('commands.connect'),
-      message: `${id('commands.connect')}, ${id('commands.bind')} and ${id('commands.udpAssociate')} are all off: every request will be refused`,
-    });
+    const all = localized('{0}, {1} and {2} are all off: every request will be refused', id('commands.connect'), id('commands.bind'), id('commands.udpAssociate'));
+    warnings.push({ setting: id('commands.connect'), message: all.english, text: all.text });
   }
 
   if (!protocols.socks5 && !protocols.socks4 && !protocols.http) {
-    warnings.push({
-      setting: id('protocols.socks5'),
-      message: `${id('protocols.socks5')}, ${id('protocols.socks4')} and ${id('protocols.http')} are all off: every connection will be closed`,
-    });
+    const none = localized('{0}, {1} and {2} are all off: every connection will be closed', id('protocols.socks5'), id('protocols.socks4'), id('protocols.http'));
+    warnings.push({ setting: id('protocols.socks5'), message: none.english, text: none.text });
   }
 
   if (errors.length > 0) return { ok: false, errors, warnings };
@@ -263,10 +268,15 @@ export function validateSettings(raw: RawSettings): ValidationResult {
 }
 
 /** One line for a notification: the first problem, and how many more there are. */
-export function summarizeProblems(problems: readonly SettingProblem[]): string {
-  if (problems.length === 0) return '';
-  const first = problems[0]!.message;
-  return problems.length === 1 ? `${first}.` : `${first} (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}).`;
+export function summarizeProblems(problems: readonly SettingProblem[]): Localized {
+  if (problems.length === 0) return { english: '', text: '' };
+  const { message, text } = problems[0]!;
+  const more = problems.length - 1;
+  if (more === 0) return { english: `${message}.`, text: t('{0}.', text) };
+  return {
+    english: `${message} (and ${more} more problem${more > 1 ? 's' : ''}).`,
+    text: more === 1 ? t('{0} (and 1 more problem).', text) : t('{0} (and {1} more problems).', text, more),
+  };
 }
 
 /** Seconds → the engine's milliseconds. */
@@ -303,19 +313,24 @@ export { isLoopbackHost, isWildcardHost };
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Why `name` cannot be a SOCKS5 username, or undefined when it can. */
-export function usernameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'must not be empty';
-  if (name.trim() !== name) return `("${name}") must not start or end with a space`;
-  if (CONTROL.test(name)) return 'must not contain control characters';
-  if (Buffer.byteLength(name, 'utf8') > LIMITS.credentialMaxBytes) return 'must be at most 255 bytes (RFC 1929)';
+/** Why `name` cannot be a SOCKS5 username (English and display language), or undefined when it can. */
+function usernameProblemLocalized(name: string): Localized | undefined {
+  if (name.length === 0) return localized('must not be empty');
+  if (name.trim() !== name) return localized('("{0}") must not start or end with a space', name);
+  if (CONTROL.test(name)) return localized('must not contain control characters');
+  if (Buffer.byteLength(name, 'utf8') > LIMITS.credentialMaxBytes) return localized('must be at most 255 bytes (RFC 1929)');
   return undefined;
+}
+
+/** Why `name` cannot be a SOCKS5 username, in the display language, or undefined when it can. */
+export function usernameProblem(name: string): string | undefined {
+  return usernameProblemLocalized(name)?.text;
 }
 
 /** Why `password` cannot be a SOCKS5 password, or undefined when it can. Never echoes it. */
 export function passwordProblem(password: string): string | undefined {
-  if (password.length === 0) return 'The password must not be empty';
-  if (Buffer.byteLength(password, 'utf8') > LIMITS.credentialMaxBytes) return 'The password must be at most 255 bytes (RFC 1929)';
+  if (password.length === 0) return t('The password must not be empty');
+  if (Buffer.byteLength(password, 'utf8') > LIMITS.credentialMaxBytes) return t('The password must be at most 255 bytes (RFC 1929)');
   return undefined;
 }
 
@@ -341,11 +356,11 @@ export type StartPlan =
       /** Users listed in socks5.auth.users that have no password yet (they cannot log in). */
       usersWithoutPassword: string[];
       /** Things to tell the user (e.g. listening on the network without authentication). */
-      warnings: string[];
+      warnings: Localized[];
     }
   | {
       ok: false;
-      reason: string;
+      reason: Localized;
       /** The fix to offer. */
       fix: 'setPassword' | 'openSettings';
       usersWithoutPassword: string[];
@@ -371,11 +386,11 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
       usersWithoutPassword: missing,
       reason:
         missing.length === 1
-          ? `User "${missing[0]}" in socks5.auth.users has no password yet. Set one to start the proxy.`
-          : `None of the users in socks5.auth.users has a password yet (${missing.map((m) => `"${m}"`).join(', ')}). Set one to start the proxy.`,
+          ? localized('User "{0}" in socks5.auth.users has no password yet. Set one to start the proxy.', missing[0]!)
+          : localized('None of the users in socks5.auth.users has a password yet ({0}). Set one to start the proxy.', quotedList(missing)),
     };
   }
-  const warnings: string[] = [];
+  const warnings: Localized[] = [];
   const verdict = listenVerdict(settings.host, users.size, settings.allowUnauthenticatedRemote);
   if (verdict !== 'ok') {
     if (verdict === 'refused') {
@@ -383,18 +398,24 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
         ok: false,
         fix: 'openSettings',
         usersWithoutPassword: missing,
-        reason:
-          `Refusing to listen without authentication: socks5.host is "${settings.host}", which other machines can reach, and socks5.auth.users is empty, ` +
-          'so anyone could use this proxy. Add a user with "SOCKS5: Set Password…", use 127.0.0.1, or set socks5.allowUnauthenticatedRemote.',
+        reason: localized(
+          'Refusing to listen without authentication: socks5.host is "{0}", which other machines can reach, and socks5.auth.users is empty, so anyone could use this proxy. Add a user with "SOCKS5: Set Password…", use 127.0.0.1, or set socks5.allowUnauthenticatedRemote.',
+          settings.host,
+        ),
       };
     }
     warnings.push(
-      `The proxy listens on ${settings.host} without authentication (socks5.allowUnauthenticatedRemote is on): anyone who can reach this machine can use it.`,
+      localized(
+        'The proxy listens on {0} without authentication (socks5.allowUnauthenticatedRemote is on): anyone who can reach this machine can use it.',
+        settings.host,
+      ),
     );
   }
   if (missing.length > 0) {
     warnings.push(
-      `${missing.length === 1 ? 'User' : 'Users'} ${missing.map((m) => `"${m}"`).join(', ')} ${missing.length === 1 ? 'has' : 'have'} no password yet and cannot log in.`,
+      missing.length === 1
+        ? localized('User {0} has no password yet and cannot log in.', quotedList(missing))
+        : localized('Users {0} have no password yet and cannot log in.', quotedList(missing)),
     );
   }
   return {
@@ -472,6 +493,11 @@ function sameRules(a: Partial<RulesOptions> | undefined, b: Partial<RulesOptions
   return x.blockPrivate === y.blockPrivate && same(x.clients, y.clients) && same(x.destinations, y.destinations);
 }
 
+/** `"a", "b"`. */
+function quotedList(names: readonly string[]): string {
+  return names.map((m) => `"${m}"`).join(', ');
+}
+
 function sameUsers(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
   if (a.size !== b.size) return false;
   for (const [k, v] of a) if (b.get(k) !== v) return false;
@@ -481,25 +507,26 @@ function sameUsers(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-type Fail = (key: SettingKey, what: string) => void;
+type Fail = (key: SettingKey, what: string | Localized) => void;
 
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === 'object') return 'an object';
-  return String(v);
+/** What a wrong value is, for "(got …)" (a Localized: never put it in a template string). */
+function describe(v: unknown): Localized {
+  if (Array.isArray(v)) return localized('a list');
+  if (typeof v === 'string') return untranslated(JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v));
+  if (typeof v === 'object') return localized('an object');
+  return untranslated(String(v));
 }
 
 /** A list of strings whose entries `problems` checks (each problem names its entry: `rule 3: …`). */
 function ruleListSetting(v: unknown, key: SettingKey, problems: (list: string[]) => string[], fail: Fail): string[] {
   if (isUnset(v)) return [];
   if (!Array.isArray(v)) {
-    fail(key, `must be a list of strings (got ${describe(v)})`);
+    fail(key, localized('must be a list of strings (got {0})', describe(v)));
     return [];
   }
   const bad = v.findIndex((e) => typeof e !== 'string');
   if (bad !== -1) {
-    fail(key, `entry ${bad + 1} must be a string (got ${describe(v[bad])})`);
+    fail(key, localized('entry {0} must be a string (got {1})', bad + 1, describe(v[bad])));
     return [];
   }
   const list = v as string[];
@@ -510,7 +537,7 @@ function ruleListSetting(v: unknown, key: SettingKey, problems: (list: string[])
 function booleanSetting(v: unknown, key: SettingKey, dflt: boolean, fail: Fail): boolean {
   if (isUnset(v)) return dflt;
   if (typeof v === 'boolean') return v;
-  fail(key, `must be true or false (got ${describe(v)})`);
+  fail(key, localized('must be true or false (got {0})', describe(v)));
   return dflt;
 }
 
@@ -520,12 +547,12 @@ function integerSetting(
   dflt: number,
   min: number,
   max: number,
-  note: string,
+  note: Localized | undefined,
   fail: Fail,
 ): number {
   if (isUnset(v)) return dflt;
   if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-  fail(key, `must be an integer ${min}–${max}${note} (got ${describe(v)})`);
+  fail(key, localized('must be an integer {0}–{1}{2} (got {3})', min, max, note ?? '', describe(v)));
   return dflt;
 }
 
@@ -536,10 +563,10 @@ function numberSetting(
   min: number,
   max: number,
   fail: Fail,
-  note = '',
+  note?: Localized,
 ): number {
   if (isUnset(v)) return dflt;
   if (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max) return v;
-  fail(key, `must be a number of seconds ${min}–${max}${note} (got ${describe(v)})`);
+  fail(key, localized('must be a number of seconds {0}–{1}{2} (got {3})', min, max, note ?? '', describe(v)));
   return dflt;
 }

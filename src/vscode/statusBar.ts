@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import type { ProxyController } from './controller';
 import { Disposable, toDisposable } from './dispose';
 import { STATUS_TOOLTIP_COMMANDS, statusAccessibility, statusText, statusTooltip } from './format';
-import { t, type Reach } from './reach';
+import type { Reach } from './reach';
+import { t } from './l10n';
 import { Throttle } from './throttle';
 
 /** How often the tooltip's traffic totals are refreshed while running (counters have no events). */
@@ -23,8 +24,8 @@ export class StatusBar extends Disposable {
   ) {
     super();
     this.item = this._register(vscode.window.createStatusBarItem('socks5.status', vscode.StatusBarAlignment.Right, 100));
-    this.item.name = 'SOCKS5 Proxy';
-    this.item.command = { command: 'socks5.toggle', title: 'Toggle Proxy' };
+    this.item.name = t('SOCKS5 Proxy');
+    this.item.command = { command: 'socks5.toggle', title: t('Toggle Proxy') };
     this._register(toDisposable(() => this.update.dispose()));
     this._register(toDisposable(() => this.stopTicker()));
     this._register(controller.onDidChangeState(() => this.update.flush()));
@@ -57,7 +58,7 @@ export class StatusBar extends Disposable {
       this.item.backgroundColor = m.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
       this.item.command = {
         command: 'socks5.toggle',
-        title: m.state === 'running' ? 'Stop Proxy' : 'Start Proxy',
+        title: m.state === 'running' ? t('Stop Proxy') : t('Start Proxy'),
       };
     }
     if (m.state === 'running') this.startTicker();

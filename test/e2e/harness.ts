@@ -428,7 +428,7 @@ export class CodeServer {
   }
 
   /** Starts code-server on 127.0.0.1 and waits until /healthz answers (bounded). */
-  static async start(dirs: Dirs, { timeoutMs = 60_000 } = {}): Promise<CodeServer> {
+  static async start(dirs: Dirs, { timeoutMs = 60_000, extraArgs = [] as string[] } = {}): Promise<CodeServer> {
     assertCodeServerInstalled();
     const port = await freePort();
     const configFile = path.join(dirs.root, 'code-server.yaml');
@@ -444,6 +444,7 @@ export class CodeServer {
       '--disable-workspace-trust',
       '--disable-getting-started-override',
       '--ignore-last-opened',
+      ...extraArgs,
       dirs.workspace,
     ];
     const proc = startProcess('code-server', CODE_SERVER_BIN, args, {
@@ -874,7 +875,17 @@ export class VSCode {
   browser!: Browser;
   page!: Page;
 
-  static async launch(opts: { vsix?: string; settings?: Record<string, unknown>; prefix?: string } = {}): Promise<VSCode> {
+  static async launch(
+    opts: {
+      vsix?: string;
+      /** More extensions to install first (test fixtures). */
+      extraVsix?: string[];
+      settings?: Record<string, unknown>;
+      prefix?: string;
+      /** More code-server arguments, e.g. ['--locale', 'zh-cn']. */
+      codeServerArgs?: string[];
+    } = {},
+  ): Promise<VSCode> {
     const vs = new VSCode();
     try {
       const t0 = Date.now();
@@ -882,11 +893,12 @@ export class VSCode {
       const keep = process.env.SOCKS5_E2E_KEEP === '1';
       vs.cleanup.add('remove temp folders', () => (keep ? log(`kept ${vs.dirs.root}`) : removeDirs(vs.dirs)));
       writeUserSettings(vs.dirs, opts.settings ?? {});
+      for (const extra of opts.extraVsix ?? []) await installVsix(vs.dirs, extra);
       if (opts.vsix) {
         await installVsix(vs.dirs, opts.vsix);
         log(`installed ${path.basename(opts.vsix)} (${Date.now() - t0} ms)`);
       }
-      vs.cs = await CodeServer.start(vs.dirs);
+      vs.cs = await CodeServer.start(vs.dirs, { extraArgs: opts.codeServerArgs ?? [] });
       vs.cleanup.add('stop code-server', () => vs.cs.stop());
       log(`code-server ready (${Date.now() - t0} ms)`);
       vs.browser = await launchBrowser();

@@ -5,11 +5,12 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { readManifest } from '../support/manifest';
 import { STATUS_TOOLTIP_COMMANDS } from '../../src/vscode/format';
 import { DEFAULT_SETTINGS, LIMITS, MACHINE_KEYS, SETTING_KEYS, validateSettings } from '../../src/vscode/settings';
 
 const root = path.resolve(__dirname, '..', '..');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const pkg = readManifest();
 const props: Record<string, { default: unknown; scope?: string; minimum?: number; maximum?: number; type: string; markdownDescription?: string }> =
   pkg.contributes.configuration.properties;
 const commandIds: string[] = pkg.contributes.commands.map((c: { command: string }) => c.command);

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { readManifest } from '../support/manifest';
 import { hasDoor } from '../../src/engine';
 import { STATUS_TOOLTIP_COMMANDS, statusTooltip, type StatusModel } from '../../src/vscode/format';
 import {
@@ -331,7 +332,7 @@ describe('status bar tooltip in remote windows', () => {
 
 describe('walkthrough (package.json contributes.walkthroughs)', () => {
   const root = path.resolve(__dirname, '..', '..');
-  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const pkg = readManifest();
   const commands = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
   const [walk] = pkg.contributes.walkthroughs as Array<{ id: string; steps: Array<{ id: string; description: string; media: { markdown: string }; when?: string }> }>;
 

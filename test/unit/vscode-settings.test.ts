@@ -122,8 +122,8 @@ describe('validateSettings', () => {
       r.errors.map((e) => e.setting),
       ['socks5.host', 'socks5.port', 'socks5.maxConnections'],
     );
-    assert.match(summarizeProblems(r.errors), /^socks5\.host must not be empty.* \(and 2 more problems\)\.$/);
-    assert.match(summarizeProblems(r.errors.slice(1, 2)), /^socks5\.port .*\.$/);
+    assert.match(summarizeProblems(r.errors).english, /^socks5\.host must not be empty.* \(and 2 more problems\)\.$/);
+    assert.match(summarizeProblems(r.errors.slice(1, 2)).english, /^socks5\.port .*\.$/);
   });
 
   it('warns when every command is off', () => {
@@ -191,13 +191,13 @@ describe('planStart', () => {
     const refused = planStart(valid({ host: '0.0.0.0' }), pw([]));
     assert.ok(!refused.ok);
     assert.equal(refused.fix, 'openSettings');
-    assert.match(refused.reason, /socks5\.host is "0\.0\.0\.0".*socks5\.auth\.users is empty/);
-    assert.match(refused.reason, /socks5\.allowUnauthenticatedRemote/);
+    assert.match(refused.reason.english, /socks5\.host is "0\.0\.0\.0".*socks5\.auth\.users is empty/);
+    assert.match(refused.reason.english, /socks5\.allowUnauthenticatedRemote/);
 
     const allowed = planStart(valid({ host: '0.0.0.0', allowUnauthenticatedRemote: true }), pw([]));
     assert.ok(allowed.ok);
     assert.equal(allowed.warnings.length, 1);
-    assert.match(allowed.warnings[0]!, /without authentication/);
+    assert.match(allowed.warnings[0]!.english, /without authentication/);
   });
 
   it('allows a non-loopback host with a user that has a password', () => {
@@ -212,7 +212,7 @@ describe('planStart', () => {
     assert.ok(!p.ok);
     assert.equal(p.fix, 'setPassword');
     assert.deepEqual(p.usersWithoutPassword, ['alice']);
-    assert.match(p.reason, /"alice".*no password/);
+    assert.match(p.reason.english, /"alice".*no password/);
   });
 
   it('starts with the users that have a password and names the others', () => {
@@ -220,9 +220,9 @@ describe('planStart', () => {
     assert.ok(p.ok);
     assert.deepEqual([...p.options.users.keys()], ['alice']);
     assert.deepEqual(p.usersWithoutPassword, ['bob', 'carol']);
-    assert.match(p.warnings.join(' '), /Users "bob", "carol" have no password yet/);
+    assert.match(p.warnings.map((w) => w.english).join(' '), /Users "bob", "carol" have no password yet/);
     // The refusal/warning text never contains a password.
-    assert.ok(!p.warnings.join(' ').includes('"a"'));
+    assert.ok(!p.warnings.map((w) => w.english).join(' ').includes('"a"'));
   });
 });
 
