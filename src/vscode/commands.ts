@@ -226,6 +226,12 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!closed) background(vscode.window.showInformationMessage(t('The connection to {0} has already closed.', connectionLabel(node.info))));
     }),
 
+    // Delete in the Connections view (keybinding): the selected row, never a question.
+    register('socks5.closeSelectedConnection', async () => {
+      const node = view.selectedConnection();
+      if (node) await vscode.commands.executeCommand('socks5.closeConnection', node);
+    }),
+
     register('socks5.closeAllConnections', () => {
       const n = controller.closeAll();
       flash(tPlural(n, 'SOCKS5: closed {0} connection', 'SOCKS5: closed {0} connections'));

@@ -101,6 +101,12 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
     this.updateChrome();
   }
 
+  /** The row selected in the view (keyboard: Delete closes it), if it is a live connection. */
+  selectedConnection(): Extract<ConnectionNode, { kind: 'connection' }> | undefined {
+    const node = this.view.selection[0];
+    return node?.kind === 'connection' ? node : undefined;
+  }
+
   /** Shows (and focuses) the view. */
   async reveal(): Promise<void> {
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);

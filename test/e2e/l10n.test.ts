@@ -202,4 +202,34 @@ describe(`${EXTENSION_ID} in Simplified Chinese (language pack + --locale zh-cn)
       await waitForNotification(page, zh('There are no active SOCKS5 connections.'), { timeoutMs: 15_000 });
     });
   });
+
+  test('keyboard: Delete closes the selected connection, Ctrl+Alt+5 toggles the proxy', async () => {
+    await scenario(vsLike(), 'keyboard', async () => {
+      const held = await SocksClient.createConnection({
+        proxy: { host: '127.0.0.1', port: proxyPort, type: 5 },
+        command: 'connect',
+        destination: { host: '127.0.0.1', port: target.port },
+        timeout: 10_000,
+      });
+      const closed = new Promise<void>((r) => held.socket.once('close', () => r()));
+      held.socket.on('error', () => {});
+      try {
+        const row = connectionRow(page, `127.0.0.1:${target.port}`);
+        await row.waitFor({ state: 'visible', timeout: 15_000 });
+        await row.click(); // selects the row; the list has the keyboard focus
+        await page.keyboard.press('Delete');
+        await row.waitFor({ state: 'detached', timeout: 10_000 });
+        await waitFor('the client to see its connection closed', async () => held.socket.destroyed || (await Promise.race([closed.then(() => true), sleep(200).then(() => false)])), {
+          timeoutMs: 10_000,
+        });
+      } finally {
+        held.socket.destroy();
+      }
+      await page.keyboard.press('Control+Alt+5');
+      await waitForStatusLabel(page, new RegExp(`^${escapeRe(zh('SOCKS5 proxy stopped'))}$`));
+      await waitForPort(proxyPort, false, 10_000);
+      await page.keyboard.press('Control+Alt+5');
+      await waitForPort(proxyPort, true, 20_000);
+    });
+  });
 });

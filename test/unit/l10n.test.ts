@@ -106,7 +106,54 @@ function checkBundle(kind: string, keys: Map<string, string>, bundle: Record<str
   return problems;
 }
 
+/** Where text reaches the user: a literal here is English that can never be translated. */
+const UI_CALLS = new Set(['showInformationMessage', 'showWarningMessage', 'showErrorMessage', 'setStatusBarMessage']);
+const UI_PROPS = new Set(['title', 'placeHolder', 'prompt', 'tooltip', 'label', 'description', 'detail', 'message', 'name']);
+
+/** Plain English literals handed to the UI (a notification, a quick pick, a tree item …) instead of t(). */
+function untranslatedUiText(): string[] {
+  const out: string[] = [];
+  for (const file of sourceFiles()) {
+    if (file.endsWith(`${path.sep}l10n.ts`)) continue;
+    const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    const where = (n: ts.Node): string => `${path.relative(root, file)}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1}`;
+    const literal = (e: ts.Expression | undefined): string | undefined => {
+      if (!e) return undefined;
+      if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return e.text;
+      if (ts.isTemplateExpression(e)) return e.head.text + e.templateSpans.map((x) => x.literal.text).join(' ');
+      return undefined;
+    };
+    const check = (e: ts.Expression | undefined, what: string): void => {
+      const text = literal(e);
+      // One word (an example such as 'alice', an id) is not prose.
+      if (text !== undefined && /\s/.test(text.trim()) && needsChinese(text)) out.push(`${where(e!)}: ${what} ${JSON.stringify(text.slice(0, 60))}`);
+    };
+    const visit = (node: ts.Node): void => {
+      if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && UI_CALLS.has(node.expression.name.text)) {
+        for (const a of node.arguments) check(a, `${node.expression.name.text}()`);
+      }
+      if (ts.isNewExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['TreeItem', 'MarkdownString'].includes(node.expression.name.text)) {
+        check(node.arguments?.[0], `new ${node.expression.name.text}()`);
+      }
+      if (ts.isPropertyAssignment(node) && (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name)) && UI_PROPS.has(node.name.text)) {
+        check(node.initializer, `${node.name.text}:`);
+      }
+      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isPropertyAccessExpression(node.left) && UI_PROPS.has(node.left.name.text)) {
+        check(node.right, `.${node.left.name.text} =`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+  return out;
+}
+
 describe('l10n: runtime strings', () => {
+  it('no plain English literal goes to a notification, quick pick, input box, tree item or tooltip', () => {
+    const found = untranslatedUiText();
+    assert.deepEqual(found, [], `\n${found.join('\n')}`);
+  });
+
   it('every message is a literal with a zh-cn translation, and no entry is stale', () => {
     const { messages, problems } = extract();
     assert.ok(messages.size > 50, `only ${messages.size} messages found: the extractor is broken`);
