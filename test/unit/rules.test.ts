@@ -285,7 +285,7 @@ describe('properties', () => {
         assert.ok(cidrContains(c, ipA));
         assert.ok(cidrContains(c, parseIp(`::ffff:${a}`)!));
         const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
-        const [na, nb] = [ipA.n as number, ipB.n as number];
+        const [na, nb] = [(ipA as { n: number }).n, (ipB as { n: number }).n];
         assert.equal(cidrContains(c, ipB), ((na & mask) >>> 0) === ((nb & mask) >>> 0));
       }),
       { numRuns: RUNS },
@@ -297,7 +297,7 @@ describe('properties', () => {
         assert.ok(cidrContains(c as Cidr, parseIp(a)!));
         // the canonical text parses to the same range
         const again = parseCidr((c as Cidr).text) as Cidr;
-        assert.equal(again.base, (c as Cidr).base);
+        assert.deepEqual(again.base, (c as Cidr).base);
       }),
       { numRuns: RUNS },
     );

@@ -1,51 +1,92 @@
 // IP addresses and CIDR ranges as numbers, for the rules: one parse per address, then integer
-// compares. IPv4-mapped IPv6 (::ffff:a.b.c.d, however spelt) is the IPv4 address, on both sides
-// (a rule and the address it is checked against), so `deny 10.0.0.0/8` also catches ::ffff:10.0.0.1.
+// compares (IPv4: one uint32; IPv6: four, never BigInt: the rules run for every connection and every
+// datagram). IPv4-mapped IPv6 (::ffff:a.b.c.d, however spelt) is the IPv4 address, on both sides (a
+// rule and the address it is checked against), so `deny 10.0.0.0/8` also catches ::ffff:10.0.0.1.
 
-import { canonicalIp, writeIPv6 } from '../address';
+import { isIPv4, isIPv6 } from 'node:net';
+import { canonicalIp } from '../address';
 
-export type Ip = { v: 4; n: number } | { v: 6; n: bigint };
+/** IPv4: `n` is the address; IPv6: `w` its four 32-bit words, most significant first. */
+export type Ip = { v: 4; n: number } | { v: 6; w: readonly [number, number, number, number] };
 
 export interface Cidr {
   v: 4 | 6;
-  /** The network (host bits cleared). */
-  base: number | bigint;
   prefix: number;
-  /** The text it was written as, canonical (`10.0.0.0/8`, `fe80::/10`, `192.0.2.1`). */
+  /** The network (host bits cleared) and the mask: IPv4 one word, IPv6 four. */
+  base: readonly number[];
+  mask: readonly number[];
+  /** Canonical text: `10.0.0.0/8`, `fe80::/10`, or the address alone for /32 and /128. */
   text: string;
 }
-
-const V6_BUF = Buffer.alloc(16);
 
 /** `[::1]` → `::1`. */
 export function unbracket(text: string): string {
   return text.length > 1 && text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
 }
 
-/** An IP address (IPv4, IPv6 with or without brackets or zone, IPv4-mapped) → number; anything else → undefined. */
-export function parseIp(text: string): Ip | undefined {
-  const c = canonicalIp(unbracket(text));
-  if (c === undefined) return undefined;
-  if (!c.includes(':')) {
-    const p = c.split('.');
-    return { v: 4, n: ((+p[0]! << 24) | (+p[1]! << 16) | (+p[2]! << 8) | +p[3]!) >>> 0 };
+function v4Number(text: string): number {
+  let n = 0;
+  let part = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      n = (n << 8) | part;
+      part = 0;
+    } else part = part * 10 + (c - 48);
   }
-  writeIPv6(V6_BUF, 0, c);
-  return { v: 6, n: (V6_BUF.readBigUInt64BE(0) << 64n) | V6_BUF.readBigUInt64BE(8) };
+  return ((n << 8) | part) >>> 0;
+}
+
+/** The 8 groups of a valid IPv6 text (`::` expanded, an IPv4 tail as two groups) as four words. */
+function v6Words(text: string): [number, number, number, number] {
+  let head = text;
+  let tail: number[] = [];
+  const lastColon = text.lastIndexOf(':');
+  if (text.indexOf('.', lastColon) !== -1) {
+    const v4 = v4Number(text.slice(lastColon + 1));
+    tail = [v4 >>> 16, v4 & 0xffff];
+    head = text.slice(0, lastColon + 1); // `::ffff:` before the tail
+    if (!head.endsWith('::')) head = head.slice(0, -1);
+  }
+  const dbl = head.indexOf('::');
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  let groups: number[];
+  if (dbl === -1) groups = [...parse(head), ...tail];
+  else {
+    const l = parse(head.slice(0, dbl));
+    const r = [...parse(head.slice(dbl + 2)), ...tail];
+    groups = [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r];
+  }
+  return [
+    ((groups[0]! << 16) | groups[1]!) >>> 0,
+    ((groups[2]! << 16) | groups[3]!) >>> 0,
+    ((groups[4]! << 16) | groups[5]!) >>> 0,
+    ((groups[6]! << 16) | groups[7]!) >>> 0,
+  ];
+}
+
+/** An IP address (IPv4, IPv6 with or without brackets or zone, IPv4-mapped) → numbers; anything else → undefined. */
+export function parseIp(text: string): Ip | undefined {
+  let t = text.charCodeAt(0) === 91 ? unbracket(text) : text; // '['
+  if (t.indexOf(':') === -1) return isIPv4(t) ? { v: 4, n: v4Number(t) } : undefined;
+  const zone = t.indexOf('%');
+  if (zone !== -1) t = t.slice(0, zone);
+  if (!isIPv6(t)) return undefined;
+  const w = v6Words(t);
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return { v: 4, n: w[3] };
+  return { v: 6, w };
 }
 
 const V4_MASKS: number[] = Array.from({ length: 33 }, (_, p) => (p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0));
-const ALL128 = (1n << 128n) - 1n;
-const v6Mask = (p: number): bigint => (p === 0 ? 0n : (ALL128 >> BigInt(128 - p)) << BigInt(128 - p));
+
+function v6Mask(prefix: number): number[] {
+  return [0, 1, 2, 3].map((i) => V4_MASKS[Math.max(0, Math.min(32, prefix - 32 * i))]!);
+}
 
 export function formatIp(ip: Ip): string {
   if (ip.v === 4) return [24, 16, 8, 0].map((s) => (ip.n >>> s) & 0xff).join('.');
-  const b = Buffer.alloc(16);
-  b.writeBigUInt64BE(ip.n >> 64n, 0);
-  b.writeBigUInt64BE(ip.n & 0xffffffffffffffffn, 8);
-  return canonicalIp(
-    Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i).toString(16)).join(':'),
-  )!;
+  const groups = ip.w.flatMap((x) => [(x >>> 16).toString(16), (x & 0xffff).toString(16)]);
+  return canonicalIp(groups.join(':'))!;
 }
 
 /**
@@ -59,16 +100,16 @@ export function parseCidr(text: string): Cidr | string {
   if (slash !== -1) {
     prefixText = t.slice(slash + 1);
     t = t.slice(0, slash);
-    if (t.endsWith(']') === false && t.startsWith('[') && prefixText.endsWith(']')) {
+    if (!t.endsWith(']') && t.startsWith('[') && prefixText.endsWith(']')) {
       // `[fc00::/7]`
       prefixText = prefixText.slice(0, -1);
       t = `${t}]`;
     }
   }
   const ip = parseIp(t);
-  if (!ip || (t.startsWith('[') && ip.v === 4 && !t.includes(':'))) return `"${text}" is not an IP address or CIDR range`;
+  if (!ip || (t.startsWith('[') && !t.includes(':'))) return `"${text}" is not an IP address or CIDR range`;
   // Written as IPv4-mapped IPv6 (`::ffff:10.0.0.0/104`): the IPv4 range.
-  const mapped = ip.v === 4 && unbracket(t).includes(':');
+  const mapped = ip.v === 4 && t.includes(':');
   const max = ip.v === 4 && !mapped ? 32 : 128;
   let prefix = max;
   if (prefixText !== undefined) {
@@ -80,19 +121,31 @@ export function parseCidr(text: string): Cidr | string {
     prefix -= 96;
   }
   if (ip.v === 4) {
-    const base = (ip.n & V4_MASKS[prefix]!) >>> 0;
+    const mask = V4_MASKS[prefix]!;
+    const base = (ip.n & mask) >>> 0;
     const addr = formatIp({ v: 4, n: base });
-    return { v: 4, base, prefix, text: prefix === 32 ? addr : `${addr}/${prefix}` };
+    return { v: 4, base: [base], mask: [mask], prefix, text: prefix === 32 ? addr : `${addr}/${prefix}` };
   }
-  const base = ip.n & v6Mask(prefix);
-  const addr = formatIp({ v: 6, n: base });
-  return { v: 6, base, prefix, text: prefix === 128 ? addr : `${addr}/${prefix}` };
+  const mask = v6Mask(prefix);
+  const base = ip.w.map((x, i) => (x & mask[i]!) >>> 0) as [number, number, number, number];
+  const addr = formatIp({ v: 6, w: base });
+  return { v: 6, base, mask, prefix, text: prefix === 128 ? addr : `${addr}/${prefix}` };
 }
 
 export function cidrContains(c: Cidr, ip: Ip): boolean {
-  if (c.v !== ip.v) return false;
-  if (ip.v === 4) return ((ip.n & V4_MASKS[c.prefix]!) >>> 0) === c.base;
-  return (ip.n & v6Mask(c.prefix)) === c.base;
+  if (ip.v === 4) return c.v === 4 && ((ip.n & c.mask[0]!) >>> 0) === c.base[0];
+  if (c.v !== 6) return false;
+  const w = ip.w;
+  const m = c.mask;
+  const b = c.base;
+  return (
+    ((w[0] & m[0]!) >>> 0) === b[0] && ((w[1] & m[1]!) >>> 0) === b[1] && ((w[2] & m[2]!) >>> 0) === b[2] && ((w[3] & m[3]!) >>> 0) === b[3]
+  );
+}
+
+export function sameIp(a: Ip, b: Ip): boolean {
+  if (a.v === 4) return b.v === 4 && a.n === b.n;
+  return b.v === 6 && a.w[0] === b.w[0] && a.w[1] === b.w[1] && a.w[2] === b.w[2] && a.w[3] === b.w[3];
 }
 
 /**
@@ -102,10 +155,9 @@ export function cidrContains(c: Cidr, ip: Ip): boolean {
  */
 export function embeddedIPv4(ip: Ip): Ip | undefined {
   if (ip.v !== 6) return undefined;
-  const n = ip.n;
-  const low32 = Number(n & 0xffffffffn);
-  if (n >> 32n === 0x0064ff9b0000000000000000n) return { v: 4, n: low32 };
-  if (n >> 112n === 0x2002n) return { v: 4, n: Number((n >> 80n) & 0xffffffffn) };
-  if (n >> 32n === 0n && low32 > 1) return { v: 4, n: low32 }; // ::a.b.c.d, not :: or ::1
+  const [a, b, c, d] = ip.w;
+  if (a === 0x0064ff9b && b === 0 && c === 0) return { v: 4, n: d };
+  if (a >>> 16 === 0x2002) return { v: 4, n: (((a & 0xffff) << 16) | (b >>> 16)) >>> 0 };
+  if (a === 0 && b === 0 && c === 0 && d > 1) return { v: 4, n: d }; // ::a.b.c.d, not :: or ::1
   return undefined;
 }

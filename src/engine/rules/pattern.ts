@@ -40,6 +40,9 @@ export interface Pattern {
   ports?: readonly PortRange[];
   /** Undefined: anyone. */
   users?: readonly string[];
+  /** Compiled from the fields above: the port and user part, and the host part. */
+  readonly applies: (t: Target) => boolean;
+  readonly hostMatches: (t: Target) => boolean;
 }
 
 /** What a pattern is matched against: the name asked for, and/or one address, a port and the user. */
@@ -67,7 +70,8 @@ export function normalizeName(name: string): string {
 /** The target for a destination as the client gave it: an address, or a name. */
 export function targetOf(host: string, port: number, user?: string): Target {
   const ip = parseIp(host);
-  return ip ? { ip, port, user } : { name: normalizeName(host), port, user };
+  // One shape for both (checkResolved sets `ip` on a name's target).
+  return ip ? { name: undefined, ip, port, user } : { name: normalizeName(host), ip: undefined, port, user };
 }
 
 // Letters, digits, `-`, `_`, `*` and any non-ASCII letter (IDN), in labels separated by dots.
@@ -166,7 +170,10 @@ export function parsePattern(input: string): Parsed<Pattern> {
     portRanges = p.value;
   }
   const text = [hostPort, ...(users ? [`user:${users.join(',')}`] : [])].join(' ');
-  return { ok: true, value: { text, host: h.value, ports: portRanges, users } };
+  return {
+    ok: true,
+    value: { text, host: h.value, ports: portRanges, users, applies: appliesTest(portRanges, users), hostMatches: hostTest(h.value) },
+  };
 }
 
 /** Is this a pattern on addresses (it needs the resolved addresses of a name to decide)? */
@@ -174,30 +181,52 @@ export function isAddressPattern(p: Pattern): boolean {
   return p.host.kind === 'ip';
 }
 
-function hostMatches(h: HostMatcher, t: Target): boolean {
+/** The host part as a test of its own (compiled once per pattern: the rules run per connection and per datagram). */
+function hostTest(h: HostMatcher): (t: Target) => boolean {
   switch (h.kind) {
     case 'any':
-      return true;
-    case 'ip':
-      return t.ip !== undefined && cidrContains(h.cidr, t.ip);
-    case 'name':
-      return t.name === h.name;
-    case 'suffix':
-      return t.name !== undefined && (t.name.endsWith(h.suffix) ? t.name.length > h.suffix.length : h.apex && t.name === h.suffix.slice(1));
-    case 'glob':
-      return t.name !== undefined && h.re.test(t.name);
+      return () => true;
+    case 'ip': {
+      const c = h.cidr;
+      return (t) => t.ip !== undefined && cidrContains(c, t.ip);
+    }
+    case 'name': {
+      const name = h.name;
+      return (t) => t.name === name;
+    }
+    case 'suffix': {
+      const { suffix, apex } = h;
+      const bare = suffix.slice(1);
+      return (t) => t.name !== undefined && (t.name.endsWith(suffix) ? t.name.length > suffix.length : apex && t.name === bare);
+    }
+    case 'glob': {
+      const re = h.re;
+      return (t) => t.name !== undefined && re.test(t.name);
+    }
   }
 }
 
 /** Port and user only (the host part aside). */
+function appliesTest(ports: readonly PortRange[] | undefined, users: readonly string[] | undefined): (t: Target) => boolean {
+  const one = ports?.length === 1 ? ports[0]! : undefined;
+  const portOk =
+    ports === undefined
+      ? undefined
+      : one !== undefined
+        ? (port: number) => port >= one.from && port <= one.to
+        : (port: number) => ports.some((r) => port >= r.from && port <= r.to);
+  if (users === undefined) return portOk === undefined ? () => true : (t) => portOk(t.port);
+  const set = new Set(users);
+  return (t) => t.user !== undefined && set.has(t.user) && (portOk === undefined || portOk(t.port));
+}
+
+/** Port and user only (the host part aside). */
 export function appliesTo(p: Pattern, t: Target): boolean {
-  if (p.users && (t.user === undefined || !p.users.includes(t.user))) return false;
-  if (p.ports && !p.ports.some((r) => t.port >= r.from && t.port <= r.to)) return false;
-  return true;
+  return p.applies(t);
 }
 
 export function matchesPattern(p: Pattern, t: Target): boolean {
-  return appliesTo(p, t) && hostMatches(p.host, t);
+  return p.applies(t) && p.hostMatches(t);
 }
 
 /**

@@ -2,7 +2,7 @@
 // reach this machine, its LAN or anything else not on the public internet.
 
 import { networkInterfaces } from 'node:os';
-import { cidrContains, embeddedIPv4, parseCidr, parseIp, type Cidr, type Ip } from './ip';
+import { cidrContains, embeddedIPv4, formatIp, parseCidr, parseIp, sameIp, type Cidr, type Ip } from './ip';
 
 /** What the preset denies besides the proxy's own addresses. Each with why, for the docs and the deny message. */
 export const PRIVATE_RANGES: readonly { range: string; what: string }[] = [
@@ -59,7 +59,7 @@ export class PrivateNetworks {
       for (const r of RANGES) if (cidrContains(r.cidr, c)) return { range: r.cidr.text, what: r.what };
     }
     for (const o of this.ownAddresses()) {
-      if (candidates.some((c) => c.v === o.ip.v && c.n === o.ip.n)) return { range: o.text, what: "this machine's own address" };
+      if (candidates.some((c) => sameIp(c, o.ip))) return { range: o.text, what: "this machine's own address" };
     }
     return undefined;
   }
@@ -72,9 +72,10 @@ export class PrivateNetworks {
       this.own = [];
       for (const a of [...this.listenerAddresses(), ...this.interfaces()]) {
         const ip = parseIp(a);
-        if (!ip || seen.has(`${ip.v}:${ip.n}`)) continue;
-        seen.add(`${ip.v}:${ip.n}`);
-        this.own.push({ ip, text: a.replace(/%.*$/, '') });
+        const text = ip ? formatIp(ip) : '';
+        if (!ip || seen.has(text)) continue;
+        seen.add(text);
+        this.own.push({ ip, text });
       }
     }
     return this.own;

@@ -85,6 +85,8 @@ export class DestinationPolicy {
   readonly blockPrivate: boolean;
   private readonly privateNets: PrivateNetworks | undefined;
   private readonly hasAddressRules: boolean;
+  /** The rules that can match a destination given as an address (no name): `*` and address patterns, in order. */
+  private readonly addressOnly: readonly Rule[];
 
   constructor(options: DestinationPolicyOptions = {}) {
     this.rules = options.rules ?? [];
@@ -93,6 +95,7 @@ export class DestinationPolicy {
       ? new PrivateNetworks(options.listenerAddresses, options.interfaceAddresses)
       : undefined;
     this.hasAddressRules = this.rules.some((r) => isAddressPattern(r.pattern));
+    this.addressOnly = this.rules.filter((r) => isAddressPattern(r.pattern) || r.pattern.host.kind === 'any');
   }
 
   /** False when there is nothing to check (no rules, no preset): every destination is allowed. */
@@ -131,7 +134,8 @@ export class DestinationPolicy {
     for (const a of addresses) {
       const ip = parseIp(a);
       if (!ip) continue;
-      const v = this.decide({ ...t, ip }, a);
+      t.ip = ip; // one target for every address: (name, address) pairs
+      const v = this.decide(t, a);
       if (!v.allowed) return v;
     }
     return ALLOWED;
@@ -143,8 +147,10 @@ export class DestinationPolicy {
       const p = this.privateNets.match(t.ip);
       if (p) return { allowed: false, reason: `block-private: ${p.range} (${p.what})`, ...(address !== undefined && { address }) };
     }
-    for (const r of this.rules) {
-      if (matchesPattern(r.pattern, t)) return r.action === 'allow' ? ALLOWED : denied(r, address);
+    const rules = t.name === undefined ? this.addressOnly : this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const p = rules[i]!.pattern;
+      if (p.applies(t) && p.hostMatches(t)) return rules[i]!.action === 'allow' ? ALLOWED : denied(rules[i]!, address);
     }
     return ALLOWED;
   }
