@@ -254,8 +254,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
    * sessions. Invalid rules throw (naming the rule) before anything changes.
    */
   setOptions(live: LiveOptions): void {
-    if (live.rules) this.rules = compiled(live.rules, () => this.listenerAddresses());
-    // Checked first: an invalid upstream throws and leaves everything as it was.
+    // Checked first: invalid rules or an invalid upstream throw and leave everything as it was.
+    const rules = live.rules ? compiled(live.rules, () => this.listenerAddresses()) : this.rules;
     const upstream = live.upstream === undefined ? this.upstream : compiledUpstream(live.upstream ?? undefined);
     const upstreamChanged = live.upstream !== undefined && describeRoute(upstream) !== describeRoute(this.upstream);
     this.opts = {
@@ -275,6 +275,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       this.opts = live.upstream ? { ...rest, upstream: live.upstream } : rest;
       this.upstream = upstream;
     }
+    this.rules = rules;
     if (live.logger) this.log = safeLogger(live.logger);
     if (upstreamChanged && this.bound) this.logger.info(`${describeRoute(upstream)} (for new connections)`);
     this.sessionConfig = this.makeSessionConfig();
