@@ -11,6 +11,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Socks5Server, type ConnectionInfo, type Outcome } from '../../src/engine';
+import { HeadReader } from '../../src/engine/protocol/http/head';
+import { parseRequestHead } from '../../src/engine/protocol/http/request';
 import { parseSocks4Request } from '../../src/engine/protocol/socks4/wire';
 import { parseAuthRequest, parseGreeting, parseRequest, parseUdpHeader } from '../../src/engine/protocol/socks5/wire';
 import { close, echoServer, listen } from '../support/net';
@@ -106,6 +108,39 @@ function validSocks4(r: Rng): number[] {
   return out;
 }
 
+/**
+ * HTTP proxy requests (an ASCII letter first): CONNECT, absolute-URI forwarding and requests to the
+ * proxy itself, with wrong or odd credentials, framing (Content-Length, chunked, both), many or
+ * long header fields, bodies and pipelined followers. `PORT` is replaced by confine().
+ */
+function validHttp(r: Rng, withAuth: boolean): number[] {
+  const method = r.pick(['GET', 'GET', 'POST', 'CONNECT', 'CONNECT', 'HEAD', 'PUT', 'OPTIONS', 'BREW']);
+  const target =
+    method === 'CONNECT'
+      ? r.pick(['127.0.0.1:PORT', 'localhost:PORT', '[::1]:PORT', '127.0.0.1'])
+      : r.pick(['http://127.0.0.1:PORT/x?y=1', 'http://localhost:PORT/', '/proxy.pac', '/', '*', 'https://127.0.0.1:PORT/', 'http://u:p@127.0.0.1:PORT/']);
+  const lines = [`${method} ${target} ${r.pick(['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x'])}`];
+  if (r.next() < 0.9) lines.push(`Host: ${r.pick(['127.0.0.1:PORT', 'localhost', '', 'a b'])}`);
+  if (withAuth || r.next() < 0.2) {
+    const creds = r.pick(['alice:wrong', 'bob:correct horse battery staple', 'alice:', ':', 'alice']);
+    lines.push(`Proxy-Authorization: ${r.pick(['Basic ', 'basic ', 'Bearer ', ''])}${r.pick([Buffer.from(creds).toString('base64'), '!!!', ''])}`);
+  }
+  const body = r.next() < 0.4 ? 'x'.repeat(r.int(0, 300)) : '';
+  const framing = r.int(0, 5);
+  if (framing === 1) lines.push(`Content-Length: ${body.length}`);
+  else if (framing === 2) lines.push('Transfer-Encoding: chunked');
+  else if (framing === 3) lines.push(`Content-Length: ${body.length}`, 'Transfer-Encoding: chunked');
+  else if (framing === 4) lines.push(`Content-Length: ${r.int(0, 10)}`, `Content-Length: ${r.int(0, 10)}`);
+  const many = r.pick([0, 0, 3, 99, 150]);
+  for (let i = 0; i < many; i++) lines.push(`X-F${i}: ${r.pick(['v', '', ' folded'])}`);
+  if (r.next() < 0.1) lines.push(`X-Long: ${'l'.repeat(r.pick([100, 16 * 1024, 70 * 1024]))}`);
+  if (r.next() < 0.2) lines.push('Connection: keep-alive, X-F1', 'Expect: 100-continue');
+  let text = `${lines.join(r.next() < 0.9 ? '\r\n' : '\n')}\r\n\r\n`;
+  text += framing === 2 || framing === 3 ? `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n` : body;
+  if (r.next() < 0.3) text += 'GET http://127.0.0.1:PORT/next HTTP/1.1\r\nHost: x\r\n\r\n'; // pipelined
+  return [...Buffer.from(text, 'latin1')];
+}
+
 function mutate(r: Rng, a: number[]): number[] {
   const b = a.slice();
   const edits = r.int(1, 4);
@@ -131,6 +166,8 @@ function input(r: Rng, withAuth: boolean): { bytes: number[]; kind: string } {
   if (x < 0.45) return { bytes: validHandshake(r, withAuth), kind: 'valid' };
   if (x < 0.55) return { bytes: validSocks4(r), kind: 'socks4' };
   if (x < 0.65) return { bytes: mutate(r, validSocks4(r)), kind: 'socks4-mutated' };
+  if (x < 0.72) return { bytes: validHttp(r, withAuth), kind: 'http' };
+  if (x < 0.8) return { bytes: mutate(r, validHttp(r, withAuth)), kind: 'http-mutated' };
   return { bytes: mutate(r, validHandshake(r, withAuth)), kind: 'mutated' };
 }
 
@@ -140,6 +177,7 @@ function input(r: Rng, withAuth: boolean): { bytes: number[]; kind: string } {
  */
 function confine(bytes: number[], withAuth: boolean, port: number): Buffer {
   const buf = Buffer.from(bytes);
+  if ((buf[0]! | 0x20) >= 0x61 && (buf[0]! | 0x20) <= 0x7a) return confineHttp(buf, port);
   if (buf[0] === 4) {
     // SOCKS4: CONNECT/BIND to 127.0.0.1:`port`, a 4a name replaced by that address.
     const q = parseSocks4Request(buf);
@@ -160,6 +198,22 @@ function confine(bytes: number[], withAuth: boolean, port: number): Buffer {
   if (q.status !== 'done' || ![1, 2, 3].includes(q.value.cmd)) return buf;
   const fixed = [1, 127, 0, 0, 1, port >> 8, port & 0xff];
   return Buffer.concat([buf.subarray(0, off + 3), Buffer.from(fixed), buf.subarray(off + q.length)]);
+}
+
+/**
+ * HTTP: what the door will read as its first request (its own reader and parser); a CONNECT or
+ * absolute-URI target becomes 127.0.0.1:`port`. Only the first request ever dials: the canary
+ * never answers in HTTP, so no exchange completes and no pipelined follower is reached.
+ */
+function confineHttp(buf: Buffer, port: number): Buffer {
+  const text = Buffer.from(buf.toString('latin1').replaceAll('PORT', String(port)), 'latin1');
+  const head = new HeadReader().push(text);
+  if (head.status !== 'done') return text;
+  const req = parseRequestHead(head.lines);
+  if ('code' in req || (req.target.form !== 'authority' && req.target.form !== 'absolute')) return text;
+  const to = req.target.form === 'authority' ? `127.0.0.1:${port}` : `http://127.0.0.1:${port}${req.target.path}`;
+  const lines = [`${req.method} ${to} HTTP/1.${req.minor}`, ...head.lines.slice(1)];
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head.rest]);
 }
 
 // --- one fuzzed client ----------------------------------------------------------------------------
