@@ -12,7 +12,7 @@ import {
   DEFAULT_OPTIONS,
   compileUpstream,
   listenVerdict,
-  COMMAND_NAMES,
+  requestName,
   PROTOCOL_NAMES,
   Socks5Server,
   StartError,
@@ -239,7 +239,7 @@ function closeLine(c: ClosedConnectionInfo): string {
   const what = [
     c.user !== undefined ? `user "${c.user}"` : undefined,
     c.protocol ? PROTOCOL_NAMES[c.protocol] : undefined,
-    c.command ? COMMAND_NAMES[c.command] : undefined,
+    requestName(c),
     c.destination ? formatHostPort(c.destination.host, c.destination.port) : undefined,
   ].filter((x) => x !== undefined);
   if (c.route !== undefined) what.push(c.route === 'direct' ? 'direct' : `via ${c.route}`);

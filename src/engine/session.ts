@@ -268,7 +268,8 @@ export class Session implements CommandContext {
     this.command = command;
     const entry = this.config.handlers[command];
     if (!this.config.commands[entry.switch]) return this.fail('unsupported-command', `${entry.label} is disabled`);
-    if (this.logger.debugEnabled) {
+    // (A handler of the door's own logs its requests itself: HTTP forwarding, `HTTP GET host/path`.)
+    if (this.logger.debugEnabled && !handler) {
       const proto = this.protocol === undefined ? '' : `${PROTOCOL_NAMES[this.protocol]} `;
       this.logger.debug(`${this.tag} ${proto}${entry.label} ${formatHostPort(destination.host, destination.port)}`);
     }

@@ -20,6 +20,15 @@ export const COMMAND_NAMES: Readonly<Record<Command, string>> = Object.freeze({
   resolvePtr: 'RESOLVE_PTR',
 });
 
+/**
+ * What a connection asked for, as log lines, the CLI and the UI name it: its command (`CONNECT`,
+ * `BIND`…), or for HTTP forwarding its request's method (`GET`): forwarding runs as a CONNECT but
+ * is not a tunnel.
+ */
+export function requestName(info: { command?: Command; http?: { method: string } }): string | undefined {
+  return info.http ? info.http.method : info.command ? COMMAND_NAMES[info.command] : undefined;
+}
+
 /** A front-door protocol that can be switched on or off (ServerOptions.protocols). */
 export type ProtocolSwitch = 'socks5' | 'socks4' | 'http';
 
