@@ -55,8 +55,9 @@ async function startCli(args: string[]): Promise<Cli> {
 
 /** How many CONNECTs to `host:port` the CLI has logged so far. */
 function connects(c: Cli, hostPort: string): number {
-  // The request line (`#1 127.0.0.1:39096 CONNECT 127.0.0.1:45637`), one per connection.
-  return c.stderr.split('\n').filter((l) => l.endsWith(` CONNECT ${hostPort}`)).length;
+  // The request line (`#1 127.0.0.1:39096 CONNECT 127.0.0.1:45637`), one per connection; HTTP
+  // forwarding logs each request instead (`#2 127.0.0.1:39100 HTTP GET 127.0.0.1:45637/path`).
+  return c.stderr.split('\n').filter((l) => l.endsWith(` CONNECT ${hostPort}`) || new RegExp(` HTTP [A-Z]+ ${hostPort.replace(/[.[\]]/g, '\\$&')}/`).test(l)).length;
 }
 
 /** A line for the CLI `c`, with the user (when given) filled in by the generator. */
