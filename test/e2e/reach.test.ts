@@ -212,7 +212,7 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
     await scenario(vs, 'terminal environment', async () => {
       const env1 = path.join(out, 'env1.txt');
       const before = target.requests.length;
-      await inNewTerminal(page, `env | grep -i _proxy | sort > ${env1}; echo END >> ${env1}; curl -sS -o /dev/null http://127.0.0.2:${target.port}/`);
+      await inNewTerminal(page, `env | grep -iE '^(all|http|https|no)_proxy=' | sort > ${env1}; echo END >> ${env1}; curl -sS -o /dev/null http://127.0.0.2:${target.port}/`);
       const env = await readFileWhenThere(env1, 'the first terminal to write its environment');
       log(`terminal environment:\n${env}`);
       assert.match(env, new RegExp(`^ALL_PROXY=socks5h://127\\.0\\.0\\.1:${port}$`, 'm'));
@@ -233,7 +233,7 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
       await waitForPort(port, false);
       const env2 = path.join(out, 'env2.txt');
       const direct = target.requests.length;
-      await inNewTerminal(page, `(env | grep -ci _proxy; curl -sS --max-time 10 http://127.0.0.2:${target.port}/quick; echo END) > ${env2} 2>&1`);
+      await inNewTerminal(page, `(env | grep -ciE '^(all|http|https|no)_proxy='; curl -sS --max-time 10 http://127.0.0.2:${target.port}/quick; echo END) > ${env2} 2>&1`);
       const after2 = await readFileWhenThere(env2, 'the second terminal to write its environment');
       log(`after stop: ${JSON.stringify(after2)}`);
       assert.match(after2, /^0\n/, 'no proxy variable in a terminal opened after Stop');
