@@ -110,7 +110,7 @@ async function showConnections(page: Page): Promise<void> {
 async function inNewTerminal(page: Page, line: string): Promise<void> {
   await runCommand(page, 'Terminal: Create New Terminal');
   await page.locator('.terminal-wrapper.active .xterm, .terminal .xterm').last().waitFor({ state: 'visible', timeout: 20_000 });
-  await sleep(3_000); // the shell's prompt
+  await sleep(4_000); // the shell's prompt (typing before it shows gets echoed twice, harmlessly)
   await page.keyboard.type(line, { delay: 5 });
   await page.keyboard.press('Enter');
 }
@@ -225,7 +225,8 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
       log(`row: ${await row.getAttribute('aria-label')}`);
       assert.match((await row.getAttribute('aria-label')) ?? '', /established/);
       assert.ok(target.requests.length > before, 'the target saw the request');
-      await page.locator(SEL.sidebar).screenshot({ path: path.join(SCREENSHOTS, 'reach-terminal-connection.png') });
+      // The terminal's curl and its row, side by side.
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'reach-terminal-connection.png'), clip: { x: 0, y: 0, width: 1400, height: 700 } });
       await page.keyboard.press('Control+C');
 
       await runCommand(page, 'SOCKS5: Stop Proxy');
@@ -282,7 +283,8 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
       for (const step of ['Start the proxy', 'Use it from this computer', 'Point a tool at it', 'Watch its connections']) {
         await walk.getByText(step, { exact: true }).first().waitFor({ state: 'visible', timeout: 10_000 });
       }
-      await page.screenshot({ path: path.join(SCREENSHOTS, 'reach-walkthrough.png') });
+      await page.mouse.move(5, 5);
+      await walk.screenshot({ path: path.join(SCREENSHOTS, 'reach-walkthrough.png') });
     });
   });
 });
