@@ -37,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
     ...registerCommands({ controller: ctl, view, log, secrets, reach, extensionId: context.extension.id }),
     vscode.workspace.onDidChangeConfiguration((e) => ctl.onConfigurationChanged(e)),
     secrets.onDidChange(() => void ctl.reapply()),
+    secrets.onDidChangeUpstream(() => void ctl.reapply()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void ctl.reapply()),
   );
 

@@ -15,6 +15,6 @@ export { compileRules, rulesProblems, DEFAULT_RULES, type RulesOptions } from '.
 export { hasDoor } from './protocol/available';
 // The upstream (chained) proxy, ServerOptions.upstream: its checks (CLI, settings) and VS Code's own proxy.
 export { UpstreamConfigError } from './server';
-export { compileUpstream } from './upstream/config';
+export { bypassProblems, compileUpstream, upstreamPasswordId, upstreamUrlProblems } from './upstream/config';
 export { DIRECT_ROUTE } from './upstream/route';
 export { vscodeProxy, type VsCodeProxy, type VsCodeProxyValues } from './upstream/vscodeProxy';

@@ -1,7 +1,7 @@
 // Every `socks5.*` command. Each handler catches and reports its own failure: a command can never
 // reject into the extension host.
 import * as vscode from 'vscode';
-import { configuredUsers, updateSetting } from './config';
+import { configuredUsers, readVsCodeProxy, updateSetting } from './config';
 import type { ConnectionNode, ConnectionsView } from './connectionsView';
 import type { ProxyController } from './controller';
 import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint } from './format';
@@ -10,7 +10,8 @@ import { background, errorMessage, type Log } from './log';
 import type { Reach } from './reach';
 import { WALKTHROUGH_ID, whereText } from './recipes';
 import type { Secrets } from './secrets';
-import { isLoopbackHost, passwordProblem, usernameProblem } from './settings';
+import { engine } from './engine';
+import { effectiveUpstreamUrl, isLoopbackHost, passwordProblem, usernameProblem, VSCODE_UPSTREAM } from './settings';
 
 export interface CommandDeps {
   controller: ProxyController;
@@ -157,6 +158,45 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
               : t('Password for "{0}" saved.', user),
         ),
       );
+    }),
+
+    register('socks5.setUpstreamPassword', async () => {
+      const upstream = controller.settings.upstream;
+      const openSettings = (message: string): void =>
+        background(
+          vscode.window
+            .showInformationMessage(message, t('Open Settings'))
+            .then((p) => (p ? vscode.commands.executeCommand('socks5.openSettings', 'socks5.upstream.url') : undefined)),
+          log,
+        );
+      const url = effectiveUpstreamUrl(upstream, upstream.url === VSCODE_UPSTREAM ? readVsCodeProxy() : undefined);
+      if (url === undefined) {
+        return openSettings(
+          upstream.url === VSCODE_UPSTREAM
+            ? t('socks5.upstream.url is "vscode", and VS Code uses no proxy (http.proxy is empty): there is no upstream to set a password for.')
+            : t('No upstream proxy is set: put its URL in socks5.upstream.url first, e.g. socks5h://alice@proxy.example:1080.'),
+        );
+      }
+      const id = engine().upstreamPasswordId(url);
+      if (!id) return openSettings(t('The upstream URL names no user: write it as socks5h://USER@host:port (or http://USER@host:port), then set the password.'));
+      if (id.hasPasswordInUrl) return openSettings(t("The password of {0} is in VS Code's http.proxy itself, and that one is used.", id.id));
+      const password = await vscode.window.showInputBox({
+        title: t('SOCKS5: Upstream Password for {0}', id.id),
+        prompt: t('Stored in VS Code SecretStorage (never in settings) and sent only to {0}. Applies to new connections.', id.id),
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) =>
+          v === ''
+            ? t('The password must not be empty')
+            : id.scheme !== 'http' && Buffer.byteLength(v, 'utf8') > 255
+              ? t('The password must be at most 255 bytes (RFC 1929)')
+              : undefined,
+      });
+      if (password === undefined) return;
+      await secrets.setUpstreamPassword(id.id, password);
+      log.info(`Upstream password for ${id.id} saved`);
+      await controller.reapply();
+      background(vscode.window.showInformationMessage(t('Upstream password for {0} saved.', id.id)));
     }),
 
     register('socks5.removeUser', async (arg?: unknown) => {

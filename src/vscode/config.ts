@@ -1,5 +1,6 @@
 // Reads and writes the `socks5.*` settings. Validation lives in settings.ts (host-free).
 import * as vscode from 'vscode';
+import { vscodeProxy, type VsCodeProxy } from '../engine';
 import { MACHINE_KEYS, SECTION, SETTING_KEYS, type RawSettings, type SettingKey } from './settings';
 
 /**
@@ -21,8 +22,22 @@ export function readRawSettings(): RawSettings {
   return raw;
 }
 
+/** VS Code's own proxy settings: what socks5.upstream.url "vscode" follows. */
+const VSCODE_PROXY_SETTINGS = ['http.proxy', 'http.noProxy', 'http.proxyAuthorization'];
+
 export function affectsSettings(e: vscode.ConfigurationChangeEvent): boolean {
-  return e.affectsConfiguration(SECTION);
+  return e.affectsConfiguration(SECTION) || VSCODE_PROXY_SETTINGS.some((s) => e.affectsConfiguration(s));
+}
+
+/** The proxy VS Code itself uses (http.proxy, else the environment it falls back to), and its exceptions. */
+export function readVsCodeProxy(): VsCodeProxy {
+  const http = vscode.workspace.getConfiguration('http');
+  return vscodeProxy({
+    proxy: http.get('proxy'),
+    noProxy: http.get('noProxy'),
+    proxyAuthorization: http.get('proxyAuthorization'),
+    env: process.env,
+  });
 }
 
 /** The user names listed in socks5.auth.users (strings only, whatever else is wrong with the list). */

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { ClosedConnectionInfo, ConnectionInfo, Endpoint, ServerStats, Socks5Server } from '../engine';
 import type { ProxyState } from './api';
 import { engine } from './engine';
-import { affectsSettings, readRawSettings, updateSetting } from './config';
+import { affectsSettings, readRawSettings, readVsCodeProxy, updateSetting } from './config';
 import { Disposable, toDisposable } from './dispose';
 import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
 import { localized, t, untranslated, type Localized } from './l10n';
@@ -17,14 +17,17 @@ import type { Secrets } from './secrets';
 import {
   DEFAULT_SETTINGS,
   isLoopbackHost,
+  effectiveUpstreamUrl,
   planApply,
   planStart,
+  VSCODE_UPSTREAM,
   summarizeProblems,
   validateSettings,
   type EngineOptions,
   type ProxySettings,
   type SettingProblem,
   type StartPlan,
+  type UpstreamInputs,
 } from './settings';
 import { Throttle } from './throttle';
 
@@ -36,7 +39,7 @@ export interface RecentEntry {
   info: ClosedConnectionInfo;
 }
 
-type Fix = 'setPassword' | 'openSettings' | 'useAnotherPort' | 'showLog';
+type Fix = 'setPassword' | 'openSettings' | 'useAnotherPort' | 'showLog' | 'setUpstreamPassword';
 
 export class ProxyController extends Disposable {
   private server: Socks5Server | undefined;
@@ -250,7 +253,17 @@ export class ProxyController extends Disposable {
     this._settings = v.settings;
     this._onDidChangeSettings.fire();
     const passwords = await this.secrets.passwords(v.settings.users);
-    return { settings: v.settings, plan: planStart(v.settings, passwords) };
+    return { settings: v.settings, plan: planStart(v.settings, passwords, await this.upstreamInputs(v.settings)) };
+  }
+
+  /** VS Code's own proxy (for socks5.upstream.url "vscode") and the upstream password stored for the URL in effect. */
+  private async upstreamInputs(settings: ProxySettings): Promise<UpstreamInputs> {
+    if (settings.upstream.url === '') return {};
+    const vscodeProxy = settings.upstream.url === VSCODE_UPSTREAM ? readVsCodeProxy() : undefined;
+    const url = effectiveUpstreamUrl(settings.upstream, vscodeProxy);
+    const id = url === undefined ? undefined : engine().upstreamPasswordId(url);
+    const password = id ? await this.secrets.upstreamPassword(id.id) : undefined;
+    return { ...(vscodeProxy ? { vscode: vscodeProxy } : {}), ...(password ? { password } : {}) };
   }
 
   private async doStart(): Promise<Endpoint | undefined> {
@@ -264,7 +277,8 @@ export class ProxyController extends Disposable {
     }
     const { plan } = p;
     if (!plan.ok) {
-      this.fail(plan.reason, ['setPassword', 'openSettings'], plan.fix === 'openSettings' ? 'socks5.host' : 'socks5.auth.users', plan.usersWithoutPassword[0]);
+      if (plan.setting) this.fail(plan.reason, plan.fix === 'setUpstreamPassword' ? ['setUpstreamPassword', 'openSettings'] : ['openSettings'], plan.setting);
+      else this.fail(plan.reason, ['setPassword', 'openSettings'], plan.fix === 'openSettings' ? 'socks5.host' : 'socks5.auth.users', plan.usersWithoutPassword[0]);
       return undefined;
     }
     this.setState('starting');
@@ -283,6 +297,9 @@ export class ProxyController extends Disposable {
       `Authentication ${users > 0 ? `on (${plural(users, 'user')})` : 'off'}; commands: ${enabledCommandsText(plan.options.commands)}; ` +
         `clients: ${buildProxyUrl(address)}`,
     );
+    if (this._settings.upstream.url === VSCODE_UPSTREAM && !plan.options.upstream) {
+      this.log.info('socks5.upstream.url is "vscode" and VS Code uses no proxy (http.proxy is empty, no HTTPS_PROXY / HTTP_PROXY): connections go direct.');
+    }
     this.reportWarnings(plan.warnings, plan.usersWithoutPassword, true);
     return address;
   }
@@ -327,6 +344,17 @@ export class ProxyController extends Disposable {
     }
 
     const running = this.runningOptions!;
+    if (!plan.ok && plan.setting) {
+      // The upstream cannot be used: its last valid configuration keeps running (never a silent direct route).
+      const fixes: Fix[] = plan.fix === 'setUpstreamPassword' ? ['setUpstreamPassword', 'openSettings'] : ['openSettings'];
+      this.log.error(`${plan.reason.english} The proxy keeps running with its last valid upstream settings.`);
+      const key = `upstream:${plan.reason.english}`;
+      if (key !== this.lastProblems) {
+        this.lastProblems = key;
+        this.notify('error', t('SOCKS5: {0} The proxy keeps running with its last valid upstream settings.', plan.reason.text), fixes, plan.setting);
+      }
+      return;
+    }
     if (!plan.ok) {
       // Never keep serving with credentials the user removed, nor open up a network listener.
       const wasAuth = running.users.size > 0;
@@ -503,6 +531,7 @@ export class ProxyController extends Disposable {
       openSettings: t('Open Settings'),
       useAnotherPort: t('Use Another Port'),
       showLog: t('Show Log'),
+      setUpstreamPassword: t('Set Upstream Password…'),
     };
     const actions = fixes.map((f) => labels[f]);
     const shown = kind === 'error' ? vscode.window.showErrorMessage(message, ...actions) : vscode.window.showWarningMessage(message, ...actions);
@@ -519,6 +548,9 @@ export class ProxyController extends Disposable {
             break;
           case 'showLog':
             await vscode.commands.executeCommand('socks5.showLog');
+            break;
+          case 'setUpstreamPassword':
+            await vscode.commands.executeCommand('socks5.setUpstreamPassword');
             break;
           case 'useAnotherPort':
             await this.useAnotherPort(options?.host ?? this._settings.host);

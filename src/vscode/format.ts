@@ -11,7 +11,7 @@ import type {
   Outcome,
   ServerStats,
 } from '../engine';
-import { COMMAND_NAMES } from '../engine';
+import { COMMAND_NAMES, DIRECT_ROUTE } from '../engine';
 import type { ProxyState } from './api';
 import type { Whereabouts } from './recipes';
 import { formatMessage, t, tPlural, type Translate } from './l10n';
@@ -346,6 +346,7 @@ export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, n
     lines.push(info.command === 'bind' ? t('Peer: {0}', remote) : t('Resolved: {0}', remote));
   }
   if (info.bound) lines.push(t('Bound: {0}', escapeMarkdown(formatEndpoint(info.bound))));
+  if (info.route !== undefined) lines.push(routeText(info.route));
   if (info.state === 'closed') {
     const c = info as ClosedConnectionInfo;
     lines.push(t('Started: {0}, lasted {1}', formatClock(c.startedAt), formatDuration(c.endedAt - c.startedAt)));
@@ -368,6 +369,11 @@ export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, n
     );
   }
   return lines.join('\n\n');
+}
+
+/** `Route: direct` or `Route: via socks5h://alice@proxy:1080` (an upstream is configured; markdown-escaped). */
+export function routeText(route: string): string {
+  return route === DIRECT_ROUTE ? t('Route: direct (upstream bypassed)') : t('Route: via upstream {0}', escapeMarkdown(route));
 }
 
 /**

@@ -1,6 +1,6 @@
 // Passwords live only in VS Code's SecretStorage, one entry per user (`socks5.password.<user>`).
 import type * as vscode from 'vscode';
-import { passwordKey, userFromPasswordKey } from './settings';
+import { passwordKey, upstreamPasswordKey, userFromPasswordKey } from './settings';
 import type { Log } from './log';
 import { errorMessage } from './log';
 
@@ -37,6 +37,28 @@ export class Secrets {
   async passwords(users: readonly string[]): Promise<Map<string, string | undefined>> {
     const entries = await Promise.all(users.map(async (u) => [u, await this.get(u)] as const));
     return new Map(entries);
+  }
+
+  /** The upstream password stored for `id` (`alice@proxy:1080`), or undefined. */
+  async upstreamPassword(id: string): Promise<string | undefined> {
+    try {
+      return await this.storage.get(upstreamPasswordKey(id));
+    } catch (err) {
+      this.log.error(`Cannot read the upstream password of ${id} from SecretStorage: ${errorMessage(err)}`);
+      return undefined;
+    }
+  }
+
+  async setUpstreamPassword(id: string, password: string): Promise<void> {
+    await this.storage.store(upstreamPasswordKey(id), password);
+  }
+
+  /** Fires when an upstream password entry changes. */
+  onDidChangeUpstream(listener: () => void): vscode.Disposable {
+    const prefix = upstreamPasswordKey('');
+    return this.storage.onDidChange((e) => {
+      if (e.key.startsWith(prefix)) listener();
+    });
   }
 
   /** Fires with the user name when one of our password entries changes. */

@@ -3,8 +3,20 @@
 // `allowUnauthenticatedRemote` rule, users without a password) and the live-apply plan, so all of
 // the decisions are unit-testable outside VS Code.
 import { isIP } from 'node:net';
-import type { CommandSwitches, LiveOptions, ProtocolSwitches, ServerOptions, Timeouts } from '../engine';
-import { DEFAULT_OPTIONS, DEFAULT_RULES, isLoopbackHost, isWildcardHost, listenVerdict, rulesProblems, type RulesOptions } from '../engine';
+import type { CommandSwitches, LiveOptions, ProtocolSwitches, ServerOptions, Timeouts, UpstreamOptions, VsCodeProxy } from '../engine';
+import {
+  bypassProblems,
+  compileUpstream,
+  DEFAULT_OPTIONS,
+  DEFAULT_RULES,
+  isLoopbackHost,
+  isWildcardHost,
+  listenVerdict,
+  rulesProblems,
+  upstreamPasswordId,
+  upstreamUrlProblems,
+  type RulesOptions,
+} from '../engine';
 import { localized, t, untranslated, type Localized } from './l10n';
 
 export const SECTION = 'socks5';
@@ -33,6 +45,8 @@ export const SETTING_KEYS = [
   'remote.forwardOnStart',
   'terminal.proxyEnvironment',
   'terminal.includeCredentials',
+  'upstream.url',
+  'upstream.bypass',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -50,7 +64,19 @@ export const MACHINE_KEYS: readonly SettingKey[] = [
   'rules.destinations',
   'rules.blockPrivate',
   'terminal.includeCredentials',
+  // Where every client's traffic goes, and what skips the upstream: never from a workspace.
+  'upstream.url',
+  'upstream.bypass',
 ];
+
+/** socks5.upstream.url's value meaning "the proxy VS Code itself uses" (http.proxy, http.noProxy). */
+export const VSCODE_UPSTREAM = 'vscode';
+
+export interface UpstreamSettings {
+  /** '' = none; VSCODE_UPSTREAM; or a socks5://, socks5h:// or http:// URL (checked). */
+  url: string;
+  bypass: string[];
+}
 
 /** What `workspace.getConfiguration('socks5').get(key)` returned for each key (anything at all). */
 export type RawSettings = Partial<Record<SettingKey, unknown>>;
@@ -70,6 +96,8 @@ export interface ProxySettings {
   allowUnauthenticatedRemote: boolean;
   /** Client allow-list, destination rules, block-private (checked by the engine's rules module). */
   rules: RulesOptions;
+  /** socks5.upstream.url ('' = none, `vscode` = VS Code's own http.proxy) and socks5.upstream.bypass. */
+  upstream: UpstreamSettings;
   /** socks5.remote.forwardOnStart: forward the port to the user's computer at every start (remote windows). */
   forwardOnStart: boolean;
   /** socks5.terminal.proxyEnvironment: new integrated terminals get the proxy variables while it runs. */
@@ -98,6 +126,7 @@ export const DEFAULT_SETTINGS: Readonly<ProxySettings> = Object.freeze({
   maxConnections: DEFAULT_OPTIONS.maxConnections,
   allowUnauthenticatedRemote: false,
   rules: DEFAULT_RULES,
+  upstream: Object.freeze({ url: '', bypass: [] }),
   forwardOnStart: false,
   terminalEnvironment: false,
   terminalCredentials: false,
@@ -221,6 +250,10 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     destinations: ruleListSetting(raw['rules.destinations'], 'rules.destinations', (destinations) => rulesProblems({ destinations }), fail),
     blockPrivate: booleanSetting(raw['rules.blockPrivate'], 'rules.blockPrivate', DEFAULT_RULES.blockPrivate, fail),
   };
+  const upstream: UpstreamSettings = {
+    url: upstreamUrlSetting(raw['upstream.url'], fail),
+    bypass: ruleListSetting(raw['upstream.bypass'], 'upstream.bypass', bypassProblems, fail),
+  };
   const forwardOnStart = booleanSetting(raw['remote.forwardOnStart'], 'remote.forwardOnStart', DEFAULT_SETTINGS.forwardOnStart, fail);
   const terminalEnvironment = booleanSetting(
     raw['terminal.proxyEnvironment'],
@@ -260,6 +293,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
       maxConnections,
       allowUnauthenticatedRemote,
       rules,
+      upstream,
       forwardOnStart,
       terminalEnvironment,
       terminalCredentials,
@@ -334,6 +368,11 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
+/** The SecretStorage key for the upstream password of `id` (`alice@proxy:1080`, see upstreamPasswordId). */
+export function upstreamPasswordKey(id: string): string {
+  return `socks5.upstreamPassword.${id}`;
+}
+
 /** The SecretStorage key for one user's password. */
 export function passwordKey(user: string): string {
   return `socks5.password.${user}`;
@@ -362,15 +401,68 @@ export type StartPlan =
       ok: false;
       reason: Localized;
       /** The fix to offer. */
-      fix: 'setPassword' | 'openSettings';
+      fix: 'setPassword' | 'openSettings' | 'setUpstreamPassword';
       usersWithoutPassword: string[];
+      /** The setting the problem is in, when it is not socks5.host / socks5.auth.users. */
+      setting?: string;
     };
+
+/** What the upstream settings need from outside: its stored password, VS Code's own proxy. */
+export interface UpstreamInputs {
+  /** The password stored for the upstream URL's user (under upstreamPasswordKey), if any. */
+  password?: string;
+  /** VS Code's http.proxy / http.noProxy / http.proxyAuthorization (for socks5.upstream.url "vscode"). */
+  vscode?: VsCodeProxy;
+}
+
+/** The upstream URL in effect: socks5.upstream.url, or VS Code's own proxy for "vscode"; undefined: none. */
+export function effectiveUpstreamUrl(u: UpstreamSettings, vscodeProxy: VsCodeProxy | undefined): string | undefined {
+  if (u.url === '') return undefined;
+  return u.url === VSCODE_UPSTREAM ? vscodeProxy?.url : u.url;
+}
+
+type UpstreamPlan =
+  | { ok: true; options: UpstreamOptions | undefined }
+  | { ok: false; reason: Localized; fix: 'openSettings' | 'setUpstreamPassword'; setting: string };
+
+/** socks5.upstream.* (and, for "vscode", VS Code's own proxy) → the engine's upstream option, checked as the engine checks it. */
+export function planUpstream(u: UpstreamSettings, inputs: UpstreamInputs): UpstreamPlan {
+  const url = effectiveUpstreamUrl(u, inputs.vscode);
+  if (url === undefined) return { ok: true, options: undefined };
+  const fromVsCode = u.url === VSCODE_UPSTREAM;
+  const where = fromVsCode ? localized('{0} (socks5.upstream.url is "vscode")', inputs.vscode?.source ?? 'http.proxy') : untranslated('socks5.upstream.url');
+  const setting = fromVsCode && inputs.vscode?.source === 'http.proxy' ? 'http.proxy' : 'socks5.upstream.url';
+  const options: UpstreamOptions = {
+    url,
+    bypass: fromVsCode ? [...(inputs.vscode?.bypass ?? []), ...u.bypass] : u.bypass,
+    ...(fromVsCode ? { allowPasswordInUrl: true } : {}),
+    ...(fromVsCode && inputs.vscode?.authorization ? { authorization: inputs.vscode.authorization } : {}),
+  };
+  const id = upstreamPasswordId(url);
+  if (id && !id.hasPasswordInUrl) {
+    if (inputs.password) options.password = inputs.password;
+    else if (id.scheme !== 'http') {
+      return {
+        ok: false,
+        fix: 'setUpstreamPassword',
+        setting,
+        reason: localized('The upstream proxy in {0} needs the password of {1}: set it with "SOCKS5: Set Upstream Password…".', where, id.id),
+      };
+    }
+  }
+  const r = compileUpstream(options);
+  if (!r.ok) {
+    // The bypass patterns were checked with the settings; what is left is the URL (VS Code's own, for "vscode").
+    return { ok: false, fix: 'openSettings', setting, reason: localized('{0}: {1}', where, untranslated(r.errors.join('; '))) };
+  }
+  return { ok: true, options };
+}
 
 /**
  * Decides whether the proxy may start with `settings`, given the stored passwords
  * (`passwords.get(user)` undefined = none stored), and builds the engine options.
  */
-export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string, string | undefined>): StartPlan {
+export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string, string | undefined>, upstreamInputs: UpstreamInputs = {}): StartPlan {
   const users = new Map<string, string>();
   const missing: string[] = [];
   for (const u of settings.users) {
@@ -390,6 +482,9 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
           : localized('None of the users in socks5.auth.users has a password yet ({0}). Set one to start the proxy.', quotedList(missing)),
     };
   }
+  // Never a silent direct route: an upstream that cannot be used stops the start.
+  const upstream = planUpstream(settings.upstream, upstreamInputs);
+  if (!upstream.ok) return { ok: false, fix: upstream.fix, usersWithoutPassword: missing, reason: upstream.reason, setting: upstream.setting };
   const warnings: Localized[] = [];
   const verdict = listenVerdict(settings.host, users.size, settings.allowUnauthenticatedRemote);
   if (verdict !== 'ok') {
@@ -431,6 +526,7 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
       commands: { ...settings.commands },
       protocols: { ...settings.protocols },
       rules: settings.rules,
+      ...(upstream.options ? { upstream: upstream.options } : {}),
     },
   };
 }
@@ -478,6 +574,10 @@ export function planApply(running: EngineOptions, next: EngineOptions): ApplyPla
   if (next.maxConnections !== running.maxConnections) {
     live.maxConnections = next.maxConnections;
     changed.push('socks5.maxConnections');
+  }
+  if (JSON.stringify(running.upstream ?? null) !== JSON.stringify(next.upstream ?? null)) {
+    live.upstream = next.upstream ?? null;
+    changed.push('socks5.upstream');
   }
   if (!sameRules(running.rules, next.rules)) {
     live.rules = next.rules ?? DEFAULT_RULES;
@@ -532,6 +632,18 @@ function ruleListSetting(v: unknown, key: SettingKey, problems: (list: string[])
   const list = v as string[];
   for (const p of problems(list)) fail(key, p);
   return list;
+}
+
+function upstreamUrlSetting(v: unknown, fail: Fail): string {
+  if (isUnset(v)) return '';
+  if (typeof v !== 'string') {
+    fail('upstream.url', localized('must be a URL such as "socks5h://proxy.example:1080", or "vscode" (got {0})', describe(v)));
+    return '';
+  }
+  const url = v.trim();
+  if (url === '' || url === VSCODE_UPSTREAM) return url;
+  for (const p of upstreamUrlProblems(url)) fail('upstream.url', localized('is invalid: {0}', untranslated(p)));
+  return url;
 }
 
 function booleanSetting(v: unknown, key: SettingKey, dflt: boolean, fail: Fail): boolean {

@@ -3,7 +3,7 @@
 
 import { compilePatterns, type PatternList } from '../rules';
 import type { Dialer, UpstreamOptions } from '../types';
-import { describeUpstream, parseUpstreamUrl, type UpstreamProxy } from './url';
+import { describeUpstream, parseUpstreamUrl, upstreamIdentity, type UpstreamProxy } from './url';
 
 export interface CompiledUpstream {
   proxy: UpstreamProxy;
@@ -30,6 +30,34 @@ export function describeRoute(upstream: CompiledUpstream | undefined): string {
 
 export type CompiledUpstreamResult = { ok: true; value: CompiledUpstream } | { ok: false; errors: string[] };
 
+function bypassList(texts: readonly string[]): { list: PatternList; errors: string[] } {
+  const { list, errors } = compilePatterns(texts, 'bypass pattern');
+  // The route is chosen for the destination alone (the same for every user).
+  list.patterns.forEach((p) => {
+    if (p.users) errors.push(`bypass pattern "${p.text}": a bypass pattern cannot name users`);
+  });
+  return { list, errors };
+}
+
+/** What is wrong with a bypass list (each problem names its pattern), for the settings. */
+export function bypassProblems(texts: readonly string[]): string[] {
+  return bypassList(texts).errors;
+}
+
+/** What is wrong with an upstream URL on its own (its password may be set later), for the settings. */
+export function upstreamUrlProblems(url: string, allowPasswordInUrl = false): string[] {
+  const r = parseUpstreamUrl(url, { requirePassword: false, allowPasswordInUrl });
+  return r.ok ? [] : [r.reason];
+}
+
+/** The URL's user and address (`alice@host:1080`), under which its password is kept; undefined without a user or when invalid. */
+export function upstreamPasswordId(url: string): { id: string; scheme: UpstreamProxy['scheme']; hasPasswordInUrl: boolean } | undefined {
+  const r = parseUpstreamUrl(url, { requirePassword: false, allowPasswordInUrl: true });
+  if (!r.ok) return undefined;
+  const id = upstreamIdentity(r.value);
+  return id === undefined ? undefined : { id, scheme: r.value.scheme, hasPasswordInUrl: r.value.password !== undefined };
+}
+
 export function compileUpstream(o: UpstreamOptions): CompiledUpstreamResult {
   const errors: string[] = [];
   const parsed = parseUpstreamUrl(o.url, {
@@ -37,10 +65,8 @@ export function compileUpstream(o: UpstreamOptions): CompiledUpstreamResult {
     ...(o.allowPasswordInUrl ? { allowPasswordInUrl: true } : {}),
   });
   if (!parsed.ok) errors.push(parsed.reason);
-  const { list, errors: patternErrors } = compilePatterns(o.bypass ?? [], 'bypass pattern');
+  const { list, errors: patternErrors } = bypassList(o.bypass ?? []);
   errors.push(...patternErrors);
-  // The route is chosen for the destination alone (the same for every user).
-  for (const p of list.patterns) if (p.users) errors.push(`bypass pattern "${p.text}": a bypass pattern cannot name users`);
   if (!parsed.ok || errors.length > 0) return { ok: false, errors };
   const proxy = parsed.value;
   // Only an HTTP upstream has a Proxy-Authorization header (VS Code too ignores it for SOCKS).

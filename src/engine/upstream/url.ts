@@ -37,6 +37,8 @@ export interface ParseUpstreamOptions {
   password?: string;
   /** Accept `user:password@` in the URL itself (VS Code's `http.proxy`). Default false. */
   allowPasswordInUrl?: boolean;
+  /** A SOCKS user needs a password (RFC 1929). Default true; false: check the URL alone (settings). */
+  requirePassword?: boolean;
 }
 
 const SCHEMES: Readonly<Record<string, UpstreamScheme>> = {
@@ -114,8 +116,8 @@ export function parseUpstreamUrl(text: string, options: ParseUpstreamOptions = {
   }
   if (scheme !== 'http' && value.username !== undefined) {
     if (byteLength(value.username) > SOCKS_CREDENTIAL_MAX) return fail('the upstream user name is longer than 255 bytes (RFC 1929)');
-    if (value.password === undefined) return fail(`no password for upstream user "${value.username}"`);
-    if (byteLength(value.password) > SOCKS_CREDENTIAL_MAX) return fail('the upstream password is longer than 255 bytes (RFC 1929)');
+    if (value.password === undefined && options.requirePassword !== false) return fail(`no password for upstream user "${value.username}"`);
+    if (value.password !== undefined && byteLength(value.password) > SOCKS_CREDENTIAL_MAX) return fail('the upstream password is longer than 255 bytes (RFC 1929)');
   }
   if (scheme === 'http' && value.username?.includes(':')) return fail('an HTTP upstream user name cannot contain ":" (Basic authentication)');
   return { ok: true, value };
@@ -125,6 +127,11 @@ export function parseUpstreamUrl(text: string, options: ParseUpstreamOptions = {
 export function describeUpstream(u: Pick<UpstreamProxy, 'scheme' | 'host' | 'port' | 'username'>): string {
   const user = u.username !== undefined ? `${encodeURIComponent(u.username)}@` : '';
   return `${u.scheme}://${user}${formatHostPort(u.host, u.port)}`;
+}
+
+/** `alice@proxy.example:1080`: whose password it is (the secret kept apart is stored under it), or undefined without a user. */
+export function upstreamIdentity(u: Pick<UpstreamProxy, 'host' | 'port' | 'username'>): string | undefined {
+  return u.username === undefined ? undefined : `${u.username}@${formatHostPort(u.host, u.port)}`;
 }
 
 /** The short form for the Connections view's route: `host:port`. */
