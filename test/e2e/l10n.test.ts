@@ -76,6 +76,7 @@ async function holdServer(): Promise<{ port: number; close: () => Promise<void> 
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
     sockets.add(s);
+    s.write(Buffer.alloc(48 * 1024, 0x61)); // some traffic for the row to show
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
   });
@@ -171,25 +172,39 @@ describe(`${EXTENSION_ID} in Simplified Chinese (language pack + --locale zh-cn)
       await waitForPort(proxyPort, true, 20_000);
       await waitForStatusLabel(page, new RegExp(`^${escapeRe(zh('SOCKS5 proxy running on port {0}, {1}', proxyPort, zh('{0} active connections', 0)))}$`));
 
-      // A live CONNECT shows as a row whose screen-reader label is a Chinese sentence.
+      // A live CONNECT to a name (resolved by the proxy) shows as a row whose screen-reader label
+      // is a Chinese sentence.
       const held = await SocksClient.createConnection({
         proxy: { host: '127.0.0.1', port: proxyPort, type: 5 },
         command: 'connect',
-        destination: { host: '127.0.0.1', port: target.port },
+        destination: { host: 'localhost', port: target.port },
         timeout: 10_000,
       });
+      held.socket.on('data', () => {});
       try {
         await runCommand(page, `SOCKS5: ${zhManifest['command.showConnections.title']}`);
         const view = page.locator(VIEW_CONTAINER);
         await view.waitFor({ state: 'visible', timeout: 15_000 });
-        await waitFor('the view name in Chinese', async () => (await view.innerText()).includes(zhManifest['view.connections.name']!), { timeoutMs: 10_000 });
-        const row = connectionRow(page, `127.0.0.1:${target.port}`);
+        // The side bar's title names the container and its one view: "SOCKS5 代理: 连接".
+        const sidebar = page.locator('#workbench\\.parts\\.sidebar');
+        const title = `${zhManifest['viewsContainer.activitybar.socks5.title']}: ${zhManifest['view.connections.name']}`;
+        await waitFor(`the side bar title "${title}"`, async () => (await sidebar.innerText()).toUpperCase().includes(title.toUpperCase()), {
+          timeoutMs: 10_000,
+        });
+        const row = connectionRow(page, `localhost:${target.port}`);
         await row.waitFor({ state: 'visible', timeout: 15_000 });
         const label = (await row.getAttribute('aria-label')) ?? '';
         log(`row aria-label: ${label}`);
-        assert.match(label, new RegExp(`^CONNECT 127\\.0\\.0\\.1:${target.port}，${escapeRe(zh('established'))}，来自 127\\.0\\.0\\.1:\\d+$`));
+        assert.match(label, new RegExp(`^CONNECT localhost:${target.port}，${escapeRe(zh('established'))}，来自 127\\.0\\.0\\.1:\\d+$`));
         await waitForStatusLabel(page, new RegExp(escapeRe(zh('{0} active connection', 1))));
-        await page.mouse.move(900, 600);
+        await waitFor('the row to show the download', async () => /48\.0 KiB/.test(await row.innerText()), { timeoutMs: 10_000 });
+        // The status bar item's tooltip, in Chinese, for the picture.
+        await statusItem(page).hover();
+        await page
+          .locator('.monaco-hover', { hasText: zh('SOCKS5 proxy: running') })
+          .first()
+          .waitFor({ state: 'visible', timeout: 10_000 })
+          .catch(() => log('the status tooltip did not show (the screenshot goes without it)'));
         const file = await screenshot(page, SHOTS ?? tmp, 'zh-cn-connections', page.locator('.monaco-workbench'));
         log(`screenshot: ${file}`);
       } finally {

@@ -41,13 +41,13 @@ NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 # "Use This Proxy With…" lines test/integration/reach.test.ts runs (nc/ncat as ssh's ProxyCommand).
 # ripgrep: stands in for @vscode/ripgrep's binary (its postinstall downloads from GitHub).
 # libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config python3 make g++: code-server's native modules.
-# fonts: readable screenshots.
+# fonts: readable screenshots (fonts-wqy-microhei: Chinese text in the zh-cn run and its screenshot).
 # dante-server, tinyproxy, squid: real peer proxies the upstream tests chain to (test/support/peers.ts
 #   runs them on loopback with temp configs; their system services are not used).
 # systemd: systemd-analyze verify for docs/socks5-proxy-cli.service (test/integration/package.test.ts).
 PKGS=(chromium curl ca-certificates python3 python3-socks torsocks dante-server tinyproxy squid wget git python3-requests openssl ripgrep make g++ pkg-config
       netcat-openbsd ncat openssh-client python3-pip
-      libkrb5-dev libxkbfile-dev libsecret-1-dev fonts-liberation fonts-dejavu-core procps systemd)
+      libkrb5-dev libxkbfile-dev libsecret-1-dev fonts-liberation fonts-dejavu-core fonts-wqy-microhei procps systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
