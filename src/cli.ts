@@ -59,6 +59,11 @@ const OPTIONS = {
   'max-connections': { type: 'string', arg: 'N', help: `concurrent sessions (default ${DEFAULT_OPTIONS.maxConnections})` },
   'max-pending-binds': { type: 'string', arg: 'N', help: 'BINDs waiting for their peer at once (default max-connections / 4)' },
   'max-udp-associations': { type: 'string', arg: 'N', help: 'UDP associations at once (default max-connections / 4)' },
+  'max-handshakes': {
+    type: 'string',
+    arg: 'N',
+    help: 'connections still in their handshake at once; under load the oldest are cut (default max-connections / 2)',
+  },
   'allow-unauthenticated-remote': { type: 'boolean', help: 'allow a non-loopback host without any --user' },
   'allow-client': { type: 'string', multiple: true, arg: 'CIDR', help: 'only clients from this IP or CIDR range may connect; repeatable' },
   allow: { type: 'string', multiple: true, arg: 'PATTERN', help: 'allow destinations matching PATTERN; repeatable' },
@@ -83,8 +88,8 @@ function helpText(): string {
   });
   return `Usage: ${NAME} [options]
 
-Runs a SOCKS5 proxy (RFC 1928 CONNECT, BIND, UDP ASSOCIATE; RFC 1929 username/password), with
-and SOCKS4/4a on the same port.
+Runs a SOCKS5 proxy (RFC 1928 CONNECT, BIND, UDP ASSOCIATE; RFC 1929 username/password), with an
+HTTP proxy and SOCKS4/4a on the same port.
 
 Options:
 ${rows.join('\n')}
@@ -267,6 +272,7 @@ async function serverOptions(v: Values, tokens: ReturnType<typeof parse>['tokens
     maxConnections: count('max-connections', v['max-connections']),
     maxPendingBinds: count('max-pending-binds', v['max-pending-binds']),
     maxUdpAssociations: count('max-udp-associations', v['max-udp-associations']),
+    maxHandshakes: count('max-handshakes', v['max-handshakes']),
   };
   return {
     host: listenHost,
@@ -316,7 +322,8 @@ async function main(): Promise<void> {
   const options = await serverOptions(v, tokens, logger);
   const server = new Socks5Server(options);
   // Through server.logger: it escapes what a client chose (a user name, a domain name).
-  if (lvl <= 1) server.on('close', (c) => server.logger.info(closeLine(c)));
+  // Handshakes cut under load are logged by the engine in summary, not one line each.
+  if (lvl <= 1) server.on('close', (c) => c.outcome.shed || server.logger.info(closeLine(c)));
   if (listenVerdict(options.host!, options.users!.size, true) === 'open') {
     logger.warn(`listening on ${options.host} WITHOUT authentication (--allow-unauthenticated-remote)`);
   }

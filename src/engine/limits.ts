@@ -9,6 +9,24 @@ export function defaultSlotCap(maxConnections: number): number {
   return Math.max(1, Math.floor(maxConnections / 4));
 }
 
+/** The default budget of connections still in their handshake: half of maxConnections (at least 1). */
+export function defaultHandshakeCap(maxConnections: number): number {
+  return Math.max(1, Math.floor(maxConnections / 2));
+}
+
+/**
+ * Under load (at least half the handshake budget in use) a handshake gets this long at most,
+ * however long timeouts.handshakeMs is: a prompt client needs a few round trips.
+ */
+export const PRESSURE_HANDSHAKE_MS = 2000;
+
+/**
+ * The listen queue (connections the kernel completed, not accepted yet): Node's default is 511;
+ * under a reconnecting flood a full queue makes the kernel drop a real client's SYN, which then
+ * waits a second for its retry. Linux caps it at net.core.somaxconn (4096 by default).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export class Slots {
   private readonly used: Record<SlotKind, number> = { pendingBinds: 0, udpAssociations: 0 };
 

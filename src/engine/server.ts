@@ -6,7 +6,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { formatHostPort } from './address';
 import { UserTable } from './auth';
 import { COMMANDS } from './commands';
-import { defaultSlotCap, Slots } from './limits';
+import { defaultHandshakeCap, defaultSlotCap, LISTEN_BACKLOG, PRESSURE_HANDSHAKE_MS, Slots } from './limits';
 import { directDialer } from './net/dialer';
 import { resolverFor } from './net/resolver';
 import { DEFAULT_OPTIONS } from './policy';
@@ -25,6 +25,7 @@ import {
   type Endpoint,
   type LiveOptions,
   type Logger,
+  type Outcome,
   type Resolver,
   type ServerEvents,
   type ServerOptions,
@@ -32,7 +33,7 @@ import {
 } from './types';
 
 const RECENT_LIMIT = 50;
-/** At most one "refused client" log line of each kind per this many ms. */
+/** At most one "refused client" (or "cut under load") log line of each kind per this many ms. */
 const REFUSAL_LOG_INTERVAL_MS = 5000;
 
 /** Clients closed at accept for one reason: counted; a flood logs one line, then one summary per interval. */
@@ -41,16 +42,24 @@ class Refusals {
   private loggedAt = -Infinity;
   private countAtLastLog = 0;
 
-  add(log: (line: string) => void, line: () => string): void {
-    this.count++;
+  /** Counts `n` (one line's worth); `verb` names them in the summary ("refused", "cut"). */
+  add(log: (line: string) => void, line: () => string, n = 1, verb = 'refused'): void {
+    this.count += n;
     const now = Date.now();
     if (now - this.loggedAt < REFUSAL_LOG_INTERVAL_MS) return;
-    const more = this.count - this.countAtLastLog - 1;
-    log(line() + (more > 0 ? `; ${more} more refused since the last message` : ''));
+    const more = this.count - this.countAtLastLog - n;
+    log(line() + (more > 0 ? `; ${more} more ${verb} since the last message` : ''));
     this.loggedAt = now;
     this.countAtLastLog = this.count;
   }
 }
+
+/** How a connection cut to make room under load ends (see makeRoom). */
+const SHED: Outcome = Object.freeze({
+  kind: 'handshake-timeout',
+  shed: true,
+  message: 'cut before finishing its handshake: too many connections in their handshake (maxHandshakes)',
+});
 
 /** Compiled rules, or an Error naming every invalid entry (`rule 3: …`). */
 function compiled(options: ServerOptions['rules'], listenerAddresses: () => readonly string[]): CompiledRules {
@@ -122,6 +131,7 @@ export function resolveOptions(options: Partial<ServerOptions> = {}): ServerOpti
     maxConnections: options.maxConnections ?? DEFAULT_OPTIONS.maxConnections,
     ...(options.maxPendingBinds !== undefined ? { maxPendingBinds: options.maxPendingBinds } : {}),
     ...(options.maxUdpAssociations !== undefined ? { maxUdpAssociations: options.maxUdpAssociations } : {}),
+    ...(options.maxHandshakes !== undefined ? { maxHandshakes: options.maxHandshakes } : {}),
     commands: { ...DEFAULT_OPTIONS.commands, ...options.commands },
     protocols: { ...DEFAULT_OPTIONS.protocols, ...options.protocols },
     ...(options.logger ? { logger: options.logger } : {}),
@@ -167,6 +177,15 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
   /** Clients closed at accept: over maxConnections, and not on the client allow-list. */
   private readonly overLimit = new Refusals();
   private readonly notListed = new Refusals();
+  /** Handshakes cut to make room for newcomers (makeRoom). */
+  private readonly shed = new Refusals();
+  /**
+   * Sessions still in their handshake, the longest silent first: a Map keeps insertion order, and
+   * a session that sends handshake bytes moves to the end.
+   */
+  private readonly handshaking = new Map<number, Session>();
+  /** When each handshaking session last sent bytes (or connected), by id. */
+  private readonly activeAt = new Map<number, number>();
   private rules: CompiledRules;
   /** Pending BINDs and UDP associations in use: counted across live option changes. */
   private readonly slots = new Slots();
@@ -214,7 +233,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
         reject(new StartError(code, host, port, startErrorMessage(code, host, port, err.message)));
       };
       listener.once('error', onError);
-      listener.listen({ host, port, exclusive: true }, () => {
+      listener.listen({ host, port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
         listener.removeListener('error', onError);
         listener.on('error', (err) => this.logger.error(`listener error: ${err.message}`));
         const a = listener.address();
@@ -264,6 +283,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       ...(live.maxConnections !== undefined ? { maxConnections: live.maxConnections } : {}),
       ...(live.maxPendingBinds !== undefined ? { maxPendingBinds: live.maxPendingBinds } : {}),
       ...(live.maxUdpAssociations !== undefined ? { maxUdpAssociations: live.maxUdpAssociations } : {}),
+      ...(live.maxHandshakes !== undefined ? { maxHandshakes: live.maxHandshakes } : {}),
       ...(live.logger ? { logger: live.logger } : {}),
       timeouts: { ...this.opts.timeouts, ...live.timeouts },
       commands: { ...this.opts.commands, ...live.commands },
@@ -309,18 +329,35 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     return all.length;
   }
 
-  /** `refused`: clients closed at accept over maxConnections; `clientsRefused`: not on the client allow-list. */
-  stats(): ServerStats & { refused: number; clientsRefused: number } {
+  /**
+   * `refused`: clients closed at accept because every slot holds an established session;
+   * `clientsRefused`: not on the client allow-list; `shed`: handshakes cut to make room.
+   */
+  stats(): ServerStats & { refused: number; clientsRefused: number; shed: number } {
     let up = this.closedBytesUp;
     let down = this.closedBytesDown;
     for (const s of this.sessions.values()) {
       up += s.bytesUp;
       down += s.bytesDown;
     }
-    return { active: this.sessions.size, total: this.total, bytesUp: up, bytesDown: down, refused: this.overLimit.count, clientsRefused: this.notListed.count };
+    return { active: this.sessions.size, total: this.total, bytesUp: up, bytesDown: down, refused: this.overLimit.count, clientsRefused: this.notListed.count, shed: this.shed.count };
   }
 
   // --- SessionHost -------------------------------------------------------------------------------
+
+  handshakeActive(session: Session): void {
+    if (!this.handshaking.delete(session.id)) return;
+    const now = Date.now();
+    // Under load a handshake gets PRESSURE_HANDSHAKE_MS in all, however it trickles.
+    if (this.underPressure() && now - session.startedAt > PRESSURE_HANDSHAKE_MS) return this.cutNow([session]);
+    this.handshaking.set(session.id, session);
+    this.activeAt.set(session.id, now);
+  }
+
+  handshakeDone(session: Session): void {
+    this.handshaking.delete(session.id);
+    this.activeAt.delete(session.id);
+  }
 
   sessionUpdated(session: Session): void {
     // Snapshots cost: make one only when someone listens (the headless CLI does not).
@@ -329,12 +366,14 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
 
   sessionClosed(session: Session, info: ClosedConnectionInfo): void {
     if (!this.sessions.delete(session.id)) return;
+    this.handshaking.delete(session.id);
+    this.activeAt.delete(session.id);
     this.closedBytesUp += info.bytesUp;
     this.closedBytesDown += info.bytesDown;
     this.recent.unshift(info);
     if (this.recent.length > RECENT_LIMIT) this.recent.pop();
     const ok = info.outcome.kind.startsWith('closed');
-    if (!ok || this.log.debugEnabled) {
+    if ((!ok && !info.outcome.shed) || this.log.debugEnabled) {
       const proto = info.protocol === undefined ? '' : ` ${PROTOCOL_NAMES[info.protocol]}`;
       const line = `${session.tag}${proto} closed: ${info.outcome.message} (↑${info.bytesUp} B ↓${info.bytesDown} B)`;
       if (ok) this.logger.debug(line);
@@ -365,6 +404,59 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     };
   }
 
+  private get handshakeBudget(): number {
+    return this.opts.maxHandshakes ?? defaultHandshakeCap(this.opts.maxConnections);
+  }
+
+  /** Half the handshake budget in use: handshakes get PRESSURE_HANDSHAKE_MS at most. */
+  private underPressure(): boolean {
+    return this.handshaking.size * 2 >= this.handshakeBudget;
+  }
+
+  /**
+   * Room for one more client. Established sessions are never cut for it; connections still in
+   * their handshake are, the longest silent first (a prompt client is never silent for long):
+   * under load those silent for PRESSURE_HANDSHAKE_MS, then any over the budget, then one when
+   * maxConnections is reached. False when every slot holds an established session: refuse.
+   */
+  private makeRoom(): boolean {
+    const budget = this.handshakeBudget;
+    const cut: Session[] = [];
+    const it = this.handshaking.values();
+    let s: Session | undefined = it.next().value;
+    if (this.underPressure()) {
+      const cutoff = Date.now() - PRESSURE_HANDSHAKE_MS;
+      while (s !== undefined && this.activeAt.get(s.id)! <= cutoff) {
+        cut.push(s);
+        s = it.next().value;
+      }
+    }
+    let handshaking = this.handshaking.size - cut.length;
+    let sessions = this.sessions.size - cut.length;
+    while (s !== undefined && (handshaking >= budget || sessions >= this.opts.maxConnections)) {
+      cut.push(s);
+      s = it.next().value;
+      handshaking--;
+      sessions--;
+    }
+    if (cut.length > 0) this.cutNow(cut);
+    return this.sessions.size < this.opts.maxConnections;
+  }
+
+  /** Closes handshaking sessions to make room; logged in summary. */
+  private cutNow(sessions: Session[]): void {
+    for (const s of sessions) s.close(SHED);
+    const n = sessions.length;
+    this.shed.add(
+      (l) => this.logger.warn(l),
+      () =>
+        `under load: cut ${n} ${n === 1 ? 'connection' : 'connections'} that had not finished their handshake` +
+        ` (${this.handshakeBudget} at most, maxHandshakes; the longest silent first; established sessions are kept)`,
+      n,
+      'cut',
+    );
+  }
+
   /** The dialer that goes direct (ServerOptions.dialer, or the staggered connect). */
   private get baseDialer(): Dialer {
     return this.opts.dialer ?? directDialer;
@@ -379,7 +471,7 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
       );
       return this.drop(socket);
     }
-    if (this.sessions.size >= this.opts.maxConnections) {
+    if (!this.makeRoom()) {
       // A flood must not flood the log: one line, then at most one summary line per interval.
       this.overLimit.add(
         (l) => this.logger.warn(l),
@@ -393,6 +485,8 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     this.total++;
     const session = new Session(id, socket, this.sessionConfig, this);
     this.sessions.set(id, session);
+    this.handshaking.set(id, session);
+    this.activeAt.set(id, session.startedAt);
     if (this.log.debugEnabled) this.logger.debug(`${session.tag} connected`);
     if (this.listenerCount('open') > 0) this.emit('open', session.snapshot());
   }

@@ -27,6 +27,10 @@ import {
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
   readonly logger: Logger;
+  /** Handshake bytes arrived (before the door reads them): the session is not idle. */
+  handshakeActive(session: Session): void;
+  /** The session's handshake is over (its command starts): it no longer counts as pre-handshake. */
+  handshakeDone(session: Session): void;
   sessionUpdated(session: Session): void;
   sessionClosed(session: Session, info: ClosedConnectionInfo): void;
 }
@@ -217,6 +221,8 @@ export class Session implements CommandContext {
   // --- handshake (for front doors) ------------------------------------------------------------
 
   handshakeData(chunk: Buffer): void {
+    this.host.handshakeActive(this);
+    if (this.isClosed) return; // cut: too slow under load
     this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
     try {
       let door = this.door;
@@ -259,6 +265,7 @@ export class Session implements CommandContext {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.phase = 'command';
+    this.host.handshakeDone(this);
     this.client.removeListener('data', onHandshakeData);
     this.client.pause();
     this.pending = this.input;

@@ -145,6 +145,11 @@ export interface Outcome {
     | 'idle-timeout'
     | 'protocol-error'
     | 'error';
+  /**
+   * Cut before its handshake finished to make room under load (see ServerOptions.maxHandshakes):
+   * such closes are counted and logged in summary, not one line each.
+   */
+  shed?: boolean;
   /** The SOCKS reply code sent, when one was sent (SOCKS5 0x00 success … 0x08; SOCKS4 0x5B). */
   reply?: number;
   /** Why the command failed, in no protocol's words (kind 'reply'). */
@@ -244,6 +249,13 @@ export interface ServerOptions {
   maxPendingBinds?: number;
   /** UDP associations at once (part of maxConnections); over it UDP ASSOCIATE gets 0x01. Default maxConnections / 4. */
   maxUdpAssociations?: number;
+  /**
+   * Connections still in their handshake (greeting, auth, request) at once, part of
+   * maxConnections; over it the oldest of them is cut to admit a newcomer, and when
+   * maxConnections is reached a newcomer cuts the oldest handshake instead of being refused.
+   * Established sessions are never cut for a newcomer. Default maxConnections / 2.
+   */
+  maxHandshakes?: number;
   commands: CommandSwitches;
   logger?: Logger;
   /**
@@ -282,7 +294,7 @@ export interface UpstreamOptions {
 
 /** What may be changed on a running server without a restart (applies to new sessions). */
 export type LiveOptions = Partial<
-  Pick<ServerOptions, 'users' | 'maxConnections' | 'maxPendingBinds' | 'maxUdpAssociations' | 'logger'>
+  Pick<ServerOptions, 'users' | 'maxConnections' | 'maxPendingBinds' | 'maxUdpAssociations' | 'maxHandshakes' | 'logger'>
 > & {
   timeouts?: Partial<Timeouts>;
   commands?: Partial<CommandSwitches>;

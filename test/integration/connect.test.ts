@@ -365,16 +365,23 @@ describe('limits and timeouts', () => {
     }
   });
 
-  it('refuses clients over maxConnections and logs it', async () => {
+  it('refuses clients over maxConnections and logs it (established sessions are kept)', async () => {
     const warnings: string[] = [];
     const { server, port } = await startProxy({
       maxConnections: 2,
       logger: { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} },
     });
+    const echo = await echoServer();
+    // Established (past the handshake): never cut to make room for a newcomer.
+    const established = async (): Promise<RawClient> => {
+      const c = await RawClient.open(port);
+      c.write([0x05, 0x01, 0x00, ...connectRequest('127.0.0.1', echo.port)]);
+      assert.equal((await c.read(2 + 10))[3], 0x00);
+      return c;
+    };
     try {
-      const a = await RawClient.open(port);
-      const b = await RawClient.open(port);
-      await eventually(() => server.stats().active === 2);
+      const a = await established();
+      const b = await established();
       const c = await RawClient.open(port);
       await c.waitClosed();
       assert.ok(warnings.some((w) => w.includes('maxConnections')));
@@ -390,6 +397,35 @@ describe('limits and timeouts', () => {
       assert.deepEqual([...(await d.read(2))], [0x05, 0x00]);
       b.destroy();
       d.destroy();
+    } finally {
+      await server.stop();
+      await close(echo.server);
+    }
+  });
+
+  it('at maxConnections a newcomer cuts a connection still in its handshake, the longest silent first', async () => {
+    const { server, port } = await startProxy({ maxConnections: 3, maxHandshakes: 3 });
+    try {
+      // The oldest is not the one cut: it greeted after the silent one connected.
+      const greeted = await RawClient.open(port);
+      await eventually(() => server.stats().active === 1);
+      const silent = await RawClient.open(port);
+      await eventually(() => server.stats().active === 2);
+      await new Promise((r) => setTimeout(r, 5));
+      greeted.write([0x05, 0x01, 0x00]);
+      assert.deepEqual([...(await greeted.read(2))], [0x05, 0x00]);
+      const third = await RawClient.open(port);
+      await eventually(() => server.stats().active === 3);
+      // Full: the next one gets in, and the silent one (silent longest) makes room.
+      const newcomer = await RawClient.open(port);
+      newcomer.write([0x05, 0x01, 0x00]);
+      assert.deepEqual([...(await newcomer.read(2))], [0x05, 0x00]);
+      await silent.waitClosed();
+      assert.equal(greeted.closed || third.closed, false);
+      assert.equal(server.stats().shed, 1);
+      assert.equal(server.stats().refused, 0);
+      assert.equal(server.recentlyClosed()[0]!.outcome.shed, true);
+      for (const c of [greeted, third, newcomer]) c.destroy();
     } finally {
       await server.stop();
     }
