@@ -15,7 +15,7 @@ export function defaultHandshakeCap(maxConnections: number): number {
 }
 
 /**
- * Under load (at least half the handshake budget in use) a handshake gets this long at most,
+ * Under load (the handshake budget full) a handshake gets this long at most,
  * however long timeouts.handshakeMs is: a prompt client needs a few round trips.
  */
 export const PRESSURE_HANDSHAKE_MS = 2000;

@@ -408,34 +408,30 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     return this.opts.maxHandshakes ?? defaultHandshakeCap(this.opts.maxConnections);
   }
 
-  /** Half the handshake budget in use: handshakes get PRESSURE_HANDSHAKE_MS at most. */
+  /**
+   * The handshake budget is full: a handshake that is still trickling after PRESSURE_HANDSHAKE_MS
+   * is cut at its next bytes (one that has gone silent is the first a newcomer cuts anyway).
+   */
   private underPressure(): boolean {
-    return this.handshaking.size * 2 >= this.handshakeBudget;
+    return this.handshaking.size >= this.handshakeBudget;
   }
 
   /**
    * Room for one more client. Established sessions are never cut for it; connections still in
    * their handshake are, the longest silent first (a prompt client is never silent for long):
-   * under load those silent for PRESSURE_HANDSHAKE_MS, then any over the budget, then one when
-   * maxConnections is reached. False when every slot holds an established session: refuse.
+   * over the handshake budget, and when maxConnections is reached. One cut per newcomer, never
+   * more: against a flood that reconnects as it is cut, every extra cut comes back through the
+   * kernel's listen queue, where real clients wait behind it. False when every slot holds an
+   * established session: refuse.
    */
   private makeRoom(): boolean {
     const budget = this.handshakeBudget;
     const cut: Session[] = [];
     const it = this.handshaking.values();
-    let s: Session | undefined = it.next().value;
-    if (this.underPressure()) {
-      const cutoff = Date.now() - PRESSURE_HANDSHAKE_MS;
-      while (s !== undefined && this.activeAt.get(s.id)! <= cutoff) {
-        cut.push(s);
-        s = it.next().value;
-      }
-    }
-    let handshaking = this.handshaking.size - cut.length;
-    let sessions = this.sessions.size - cut.length;
-    while (s !== undefined && (handshaking >= budget || sessions >= this.opts.maxConnections)) {
+    let handshaking = this.handshaking.size;
+    let sessions = this.sessions.size;
+    for (let s: Session | undefined = it.next().value; s !== undefined && (handshaking >= budget || sessions >= this.opts.maxConnections); s = it.next().value) {
       cut.push(s);
-      s = it.next().value;
       handshaking--;
       sessions--;
     }
