@@ -66,7 +66,7 @@ export class ProxyController extends Disposable {
   readonly onDidChangeConnections = this._onDidChangeConnections.event;
 
   private readonly _onDidChangeSettings = this._register(new vscode.EventEmitter<void>());
-  /** The (valid) settings changed. */
+  /** The (valid) settings changed: read, and again once applied live to the running listener. */
   readonly onDidChangeSettings = this._onDidChangeSettings.event;
 
   private readonly connectionsChanged = new Throttle(() => this._onDidChangeConnections.fire(), 250);
@@ -395,6 +395,9 @@ export class ProxyController extends Disposable {
       this.log.info(`Applied ${change.changed.join(', ')} (affects new connections; open ones keep their settings)`);
       this.reportWarnings(plan.warnings, plan.usersWithoutPassword, false);
       this._onDidChangeConnections.fire();
+      // Now applied (e.g. a door switched on or off): what is derived from the running options,
+      // such as the terminals' proxy variables, follows.
+      this._onDidChangeSettings.fire();
       return;
     }
     await this.moveListener(plan.options, change.changed);

@@ -9,11 +9,13 @@
 //      after Stop Proxy a new terminal has no proxy variables and its curl goes direct;
 //   3. "Use This Proxy With…" copies the curl line (read back from Chromium's clipboard) and that
 //      line, run as copied, fetches a page through the proxy;
-//   4. SOCKS5: Get Started opens the walkthrough with its steps.
+//   4. settings follow: the HTTP door switched off live leaves HTTP_PROXY out of new terminals;
+//      a new port moves the listener and the forward is asked for again;
+//   5. SOCKS5: Get Started opens the walkthrough with its steps.
 // Screenshots for the README's "Use it from your laptop" section go to SCREENSHOTS.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import * as path from 'node:path';
@@ -29,6 +31,7 @@ import {
   runCommand,
   SCREENSHOTS,
   SEL,
+  settingsFile,
   sleep,
   VSCode,
   waitFor,
@@ -232,6 +235,7 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
       await runCommand(page, 'SOCKS5: Stop Proxy');
       await waitForStatusLabel(page, /stopped/);
       await waitForPort(port, false);
+      await waitFor('the log to say the forward is dropped', () => /the proxy stopped; the forward is no longer offered/.test(vs.cs.extensionHostLogs(400_000)), { timeoutMs: 10_000 });
       const env2 = path.join(out, 'env2.txt');
       const direct = target.requests.length;
       await inNewTerminal(page, `(env | grep -ciE '^(all|http|https|no)_proxy='; curl -sS --max-time 10 http://127.0.0.2:${target.port}/quick; echo END) > ${env2} 2>&1`);
@@ -275,7 +279,35 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
     });
   });
 
-  test('4. SOCKS5: Get Started opens the walkthrough with its steps', async () => {
+  test('4. settings follow live: HTTP door off → no HTTP_PROXY in new terminals; a new port is forwarded again', async () => {
+    await scenario(vs, 'settings follow', async () => {
+      await waitForStatusLabel(page, new RegExp(`running on port ${port}`));
+      // The Remote tab's file (Machine/settings.json): code-server picks up its rewrites at once.
+      const machine = settingsFile(vs.dirs, 'remote');
+      const write = (extra: Record<string, unknown>): void => {
+        const cur = existsSync(machine) ? (JSON.parse(readFileSync(machine, 'utf8')) as Record<string, unknown>) : {};
+        writeFileSync(machine, `${JSON.stringify({ ...cur, ...extra }, null, 2)}\n`);
+      };
+      write({ 'socks5.protocols.http': false });
+      await waitFor('the HTTP door to be switched off live', () => /Terminal environment: new terminals get ALL_PROXY, NO_PROXY →/.test(vs.cs.extensionHostLogs(400_000)), { timeoutMs: 20_000 });
+      const env3 = path.join(out, 'env3.txt');
+      await inNewTerminal(page, `(env | grep -iE '^(all|http|https|no)_proxy=' | sort; echo END) > ${env3}`);
+      const env = await readFileWhenThere(env3, 'the third terminal to write its environment');
+      log(`HTTP door off:\n${env}`);
+      assert.match(env, new RegExp(`^ALL_PROXY=socks5h://127\\.0\\.0\\.1:${port}$`, 'm'));
+      assert.doesNotMatch(env, /HTTP_PROXY|HTTPS_PROXY/i);
+
+      const moved = await freePort();
+      write({ 'socks5.port': moved });
+      await waitForStatusLabel(page, new RegExp(`running on port ${moved}`));
+      await waitFor(`a forward of the new port ${moved}`, () => new RegExp(`asExternalUri\\(http://127\\.0\\.0\\.1:${moved}/?\\) returned`).test(vs.cs.extensionHostLogs(400_000)), { timeoutMs: 20_000 });
+      await waitForNotification(page, new RegExp(`ssh -N -L ${moved}:127\\.0\\.0\\.1:${moved} `), { timeoutMs: 20_000 });
+      port = moved;
+      await clearNotifications(page);
+    });
+  });
+
+  test('5. SOCKS5: Get Started opens the walkthrough with its steps', async () => {
     await scenario(vs, 'walkthrough', async () => {
       await runCommand(page, 'SOCKS5: Get Started');
       const walk = page.locator('.gettingStartedContainer');
