@@ -1,4 +1,5 @@
-// Bundles the extension (dist/extension.js, `vscode` external) and the headless CLI (dist/cli.js).
+// Bundles the extension (dist/extension.js, `vscode` external), the engine (dist/engine.js), the
+// headless CLI (dist/cli.js) and the Traffic webview's script (media/traffic.js).
 //   node esbuild.mjs               development build (sourcemaps)
 //   node esbuild.mjs --production  minified, no sourcemaps
 //   node esbuild.mjs --watch       rebuild on change; prints problem-matcher friendly lines
@@ -46,6 +47,8 @@ const targets = [
   // The engine on its own, loaded by the extension when the proxy first starts (src/vscode/engine.ts).
   { ...common, entryPoints: ['src/engine/index.ts'], outfile: 'dist/engine.js' },
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The Traffic panel's script: runs in the webview (a browser), loaded from media/ (src/vscode/trafficPanel.ts).
+  { ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: ['src/webview/traffic.ts'], outfile: 'media/traffic.js' },
 ];
 
 if (watch) {

@@ -21,6 +21,9 @@ import {
   type Logger,
   type RulesOptions,
   type ServerOptions,
+  summaryLine,
+  tableText,
+  TrafficTracker,
 } from './engine';
 
 declare const __VERSION__: string | undefined;
@@ -75,6 +78,7 @@ const OPTIONS = {
     help: 'send outbound traffic through this proxy: socks5://[user@]host:port, socks5h://… (it resolves names) or http://… (CONNECT only); its password in SOCKS5_UPSTREAM_PASSWORD',
   },
   'upstream-bypass': { type: 'string', multiple: true, arg: 'PATTERN', help: 'destinations that go direct, e.g. .corp.example, 10.0.0.0/8, host:443 (repeatable)' },
+  'stats-interval': { type: 'string', arg: 'S', help: 'print a traffic summary line to stderr every S seconds' },
   verbose: { type: 'boolean', short: 'v', help: 'log every step of every connection (debug)' },
   quiet: { type: 'boolean', short: 'q', help: 'log warnings and errors only (no line per connection)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -102,7 +106,8 @@ Rules: --allow and --deny are checked in the order given, the first match wins; 
 
 Prints one line to stdout once listening: "SOCKS5 proxy listening on HOST:PORT".
 Logs go to stderr: one line per connection as it closes (client, destination, bytes, outcome).
-SIGINT/SIGTERM stop the proxy and exit 0.`;
+SIGINT/SIGTERM stop the proxy and exit 0. SIGUSR1 prints the traffic per destination (and per
+user, with auth) since the start to stderr.`;
 }
 
 /** One line on stderr (whatever the message holds, e.g. a user name with a newline), then exit. */
@@ -157,6 +162,47 @@ function count(name: keyof typeof OPTIONS, v: string | undefined): number | unde
   const n = Number(v);
   if (v.trim() === '' || !Number.isInteger(n) || n < 1) fail(`--${name} must be a whole number ≥ 1, got "${v}"`);
   return n;
+}
+
+/** --stats-interval in ms (0: no summary lines). */
+function statsInterval(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 86_400) fail(`--stats-interval must be a number of seconds > 0, got "${v}"`);
+  return Math.max(100, Math.round(n * 1000));
+}
+
+/**
+ * Traffic figures: a summary line every `everyMs` (if > 0) and the tables on SIGUSR1. The tracker
+ * follows the server's 'close' events and reads the sessions' counters only when it prints.
+ */
+function trafficReports(server: Socks5Server, everyMs: number): { started(): void; stop(): void } {
+  const traffic = new TrafficTracker();
+  traffic.attach(server);
+  const write = (text: string): void => {
+    const at = new Date().toISOString();
+    process.stderr.write(text.split('\n').map((l) => `${at} stats ${l}\n`).join(''));
+  };
+  const tables = (): void => {
+    traffic.tick({ record: false });
+    const since = new Date(traffic.since).toISOString();
+    const dest = traffic.destinations.top(50);
+    write(dest.length > 0 ? tableText(`traffic by destination since ${since}:`, dest, 'destination') : `traffic by destination since ${since}: none yet`);
+    const byUser = traffic.users.top(50);
+    if (byUser.length > 0) write(tableText(`traffic by user since ${since}:`, byUser, 'user'));
+  };
+  // A SIGUSR1 listener also keeps Node from opening its inspector on that signal.
+  if (process.platform !== 'win32') process.on('SIGUSR1', tables);
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    started() {
+      traffic.tick();
+      if (everyMs > 0) timer = setInterval(() => write(summaryLine(traffic.tick(), traffic.totals(), traffic.counts())), everyMs);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
 }
 
 function port(v: string | undefined): number {
@@ -320,7 +366,9 @@ async function main(): Promise<void> {
   const lvl = level(v);
   const logger = makeLogger(lvl);
   const options = await serverOptions(v, tokens, logger);
+  const statsMs = statsInterval(v['stats-interval']);
   const server = new Socks5Server(options);
+  const stats = trafficReports(server, statsMs);
   // Through server.logger: it escapes what a client chose (a user name, a domain name).
   // Handshakes cut under load are logged by the engine in summary, not one line each.
   if (lvl <= 1) server.on('close', (c) => c.outcome.shed || server.logger.info(closeLine(c)));
@@ -332,6 +380,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stats.stop();
     logger.info(`${signal}: stopping`);
     const force = setTimeout(() => process.exit(0), 3000);
     force.unref();
@@ -343,6 +392,7 @@ async function main(): Promise<void> {
   try {
     const addr = await server.start();
     process.stdout.write(`SOCKS5 proxy listening on ${formatHostPort(addr.host, addr.port)}\n`);
+    stats.started();
   } catch (err) {
     fail(err instanceof StartError ? err.message : String(err), 1);
   }

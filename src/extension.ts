@@ -10,6 +10,7 @@ import { Log, background, errorMessage } from './vscode/log';
 import { Reach } from './vscode/reach';
 import { Secrets } from './vscode/secrets';
 import { StatusBar } from './vscode/statusBar';
+import { TrafficPanel } from './vscode/trafficPanel';
 
 export type { Socks5ProxyApi, ProxyState } from './vscode/api';
 
@@ -30,11 +31,13 @@ export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
 
   const reach = new Reach(ctl, log, secrets, context.environmentVariableCollection);
   const view = new ConnectionsView(ctl, reach);
+  const traffic = new TrafficPanel(ctl, context.extensionUri, view, log);
   context.subscriptions.push(
     reach,
     new StatusBar(ctl, reach),
     view,
-    ...registerCommands({ controller: ctl, view, log, secrets, reach, extensionId: context.extension.id }),
+    traffic,
+    ...registerCommands({ controller: ctl, view, traffic, log, secrets, reach, extensionId: context.extension.id }),
     vscode.workspace.onDidChangeConfiguration((e) => ctl.onConfigurationChanged(e)),
     secrets.onDidChange(() => void ctl.reapply()),
     secrets.onDidChangeUpstream(() => void ctl.reapply()),

@@ -18,3 +18,38 @@ export { UpstreamConfigError } from './server';
 export { bypassProblems, compileUpstream, upstreamPasswordId, upstreamUrlProblems } from './upstream/config';
 export { DIRECT_ROUTE } from './upstream/route';
 export { vscodeProxy, type VsCodeProxy, type VsCodeProxyValues } from './upstream/vscodeProxy';
+// Traffic: the sampler behind the Traffic panel and the CLI's --stats-interval, and its reports.
+export { formatBytes, formatRate } from './units';
+export {
+  RateHistory,
+  Ring,
+  TrafficTable,
+  TrafficTracker,
+  WindowCounter,
+  classifyOutcome,
+  destinationKey,
+  type ConnectionSummary,
+  type LiveSession,
+  type NowCounts,
+  type OutcomeClass,
+  type RatePoint,
+  type RowKind,
+  type TickResult,
+  type TrafficOptions,
+  type TrafficRow,
+  type TrafficSource,
+  type TrafficTotals,
+} from './traffic';
+export {
+  CSV_COLUMNS,
+  activeText,
+  commandName,
+  csvField,
+  reportToCsv,
+  reportToJson,
+  rowName,
+  summaryLine,
+  tableText,
+  trafficReport,
+  type TrafficReport,
+} from './trafficReport';

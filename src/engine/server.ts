@@ -17,6 +17,7 @@ import { rulesDialer } from './rules/gate';
 import { Session, type SessionConfig, type SessionHost } from './session';
 import { compileUpstream, describeRoute, type CompiledUpstream } from './upstream/config';
 import { upstreamDialer } from './upstream/route';
+import type { LiveSession } from './traffic';
 import {
   PROTOCOL_NAMES,
   type ClosedConnectionInfo,
@@ -305,6 +306,19 @@ export class Socks5Server extends EventEmitter<ServerEvents> implements SessionH
     const out: ConnectionInfo[] = [];
     for (const s of this.sessions.values()) out.push(s.snapshot());
     return out;
+  }
+
+  /**
+   * The live sessions as they are (no snapshot each): their counters and what they named. For a
+   * sampler reading 10,000 connections once a second (./traffic); read, never keep.
+   */
+  liveSessions(): IterableIterator<LiveSession> {
+    return this.sessions.values();
+  }
+
+  /** Clients turned away before they became a session (maxConnections, the client allow-list): stats() without the byte sums. */
+  get refusedCount(): number {
+    return this.overLimit.count + this.notListed.count;
   }
 
   connection(id: number): ConnectionInfo | undefined {

@@ -12,10 +12,12 @@ import { WALKTHROUGH_ID, whereText } from './recipes';
 import type { Secrets } from './secrets';
 import { engine } from './engine';
 import { effectiveUpstreamUrl, isLoopbackHost, passwordProblem, usernameProblem, VSCODE_UPSTREAM } from './settings';
+import type { TrafficPanel } from './trafficPanel';
 
 export interface CommandDeps {
   controller: ProxyController;
   view: ConnectionsView;
+  traffic: TrafficPanel;
   log: Log;
   secrets: Secrets;
   reach: Reach;
@@ -24,7 +26,7 @@ export interface CommandDeps {
 }
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { controller, view, log, secrets, reach } = deps;
+  const { controller, view, traffic, log, secrets, reach } = deps;
 
   const register = (id: string, handler: (...args: unknown[]) => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -292,6 +294,20 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register('socks5.showLog', () => log.show()),
 
     register('socks5.showConnections', () => view.reveal()),
+
+    register('socks5.showTraffic', (arg?: unknown) => {
+      // From a connection row: show that connection (ids belong to the current listener only).
+      const id = isNode(arg) && arg.kind !== 'recent' && arg.generation === controller.generation ? arg.info.id : undefined;
+      traffic.show(id);
+    }),
+
+    register('socks5.exportTraffic', () => traffic.export()),
+
+    register('socks5.logTrafficCost', () => {
+      const c = traffic.cost();
+      log.info(`Traffic sampling cost: ${JSON.stringify(c)}`);
+      return c;
+    }),
 
     register('socks5.openSettings', async (arg?: unknown) => {
       const query = typeof arg === 'string' && /^socks5\.[\w.]+$/.test(arg) ? arg : `@ext:${deps.extensionId}`;

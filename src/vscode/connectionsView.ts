@@ -107,6 +107,20 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
     return node?.kind === 'connection' ? node : undefined;
   }
 
+  /** The view is on screen (the Traffic panel samples while it or the view is visible). */
+  get visible(): boolean {
+    return this.view.visible;
+  }
+
+  get onDidChangeVisibility(): vscode.Event<vscode.TreeViewVisibilityChangeEvent> {
+    return this.view.onDidChangeVisibility;
+  }
+
+  /** A row was selected (the Traffic panel, when open, shows that connection). */
+  get onDidChangeSelection(): vscode.Event<vscode.TreeViewSelectionChangeEvent<ConnectionNode>> {
+    return this.view.onDidChangeSelection;
+  }
+
   /** Shows (and focuses) the view. */
   async reveal(): Promise<void> {
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);

@@ -5,6 +5,7 @@
 import * as net from 'node:net';
 import * as vscode from 'vscode';
 import type { ClosedConnectionInfo, ConnectionInfo, Endpoint, ServerStats, Socks5Server } from '../engine';
+import type { TrafficTracker } from '../engine';
 import type { ProxyState } from './api';
 import { engine } from './engine';
 import { affectsSettings, readRawSettings, readVsCodeProxy, updateSetting } from './config';
@@ -53,6 +54,8 @@ export class ProxyController extends Disposable {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly recent: RecentEntry[] = [];
   private _settings: ProxySettings = DEFAULT_SETTINGS;
+  /** The running listener's traffic model; after a stop, the last run's (until the next start). */
+  private _traffic: TrafficTracker | undefined;
   private lastWarnings = '';
   private lastProblems = '';
   private shuttingDown: Promise<void> | undefined;
@@ -126,6 +129,11 @@ export class ProxyController extends Disposable {
 
   connection(id: number): ConnectionInfo | undefined {
     return this.server?.connection(id);
+  }
+
+  /** Traffic since the current listener started (see ./trafficPanel); undefined before any start. */
+  get traffic(): TrafficTracker | undefined {
+    return this._traffic;
   }
 
   recentEntries(): RecentEntry[] {
@@ -473,12 +481,17 @@ export class ProxyController extends Disposable {
     server.on('open', changed);
     server.on('update', changed);
     server.on('close', closed);
+    // Follows 'close' events from now on; reads counters only when the Traffic panel samples.
+    const traffic = new (engine().TrafficTracker)();
+    const untrack = traffic.attach(server);
+    this._traffic = traffic;
     this.server = server;
     this.runningOptions = options;
     this.unhook = toDisposable(() => {
       server.off('open', changed);
       server.off('update', changed);
       server.off('close', closed);
+      untrack();
     });
     changed();
   }

@@ -19,27 +19,9 @@ import { formatMessage, t, tPlural, type Translate } from './l10n';
 // ---------------------------------------------------------------------------------------------
 // Numbers
 
-const UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+import { formatBytes, formatRate } from '../engine/units';
 
-/** 0 B, 512 B, 1.2 KiB, 12.3 MiB, 123 GiB. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '0 B';
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let v = bytes;
-  let unit = -1;
-  do {
-    v /= 1024;
-    unit++;
-  } while (v >= 1024 && unit < UNITS.length - 1);
-  // Keep a decimal below 100 (1.2 MiB, 12.3 MiB); round above. Avoid "1024.0 KiB" at the edge.
-  if (v < 100 && Number(v.toFixed(1)) < 1024) return `${v.toFixed(1)} ${UNITS[unit]}`;
-  return `${Math.round(v)} ${UNITS[unit]}`;
-}
-
-/** Bytes per second: 0 B/s, 1.2 MiB/s. */
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(bytesPerSecond)}/s`;
-}
+export { formatBytes, formatRate };
 
 /** Ages and durations: 0s, 42s, 3m 12s, 1h 5m, 2d 3h. */
 export function formatDuration(ms: number): string {
@@ -478,6 +460,7 @@ export const STATUS_TOOLTIP_COMMANDS = [
   'socks5.useWith',
   'socks5.useFromThisComputer',
   'socks5.showConnections',
+  'socks5.showTraffic',
   'socks5.showLog',
   'socks5.openSettings',
 ] as const;
@@ -514,6 +497,7 @@ export function statusTooltip(m: StatusModel, t: Translate = fill): string {
           link(t('Use With…'), 'tools', 'socks5.useWith'),
           ...(w?.where === 'remote' ? [link(t('Use from This Computer'), 'remote', 'socks5.useFromThisComputer')] : []),
           link(t('Show Connections'), 'list-flat', 'socks5.showConnections'),
+          link(t('Show Traffic'), 'graph', 'socks5.showTraffic'),
           link(t('Stop'), 'debug-stop', 'socks5.stop'),
         ].join(' · '),
       );

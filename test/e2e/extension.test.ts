@@ -40,7 +40,7 @@ import {
   withTimeout,
   type Proc,
 } from './harness';
-import { connectionRow, EXTENSION_ID, scenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
+import { connectionRow, contextMenuAction, EXTENSION_ID, scenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
 import { curlViaProxy, holdPort, pysocksGet, startHttpServer, startUdpEcho, type TestHttpServer, type UdpEcho } from './fixtures';
 
 
@@ -103,29 +103,6 @@ async function widenSidebar(page: Page, width: number): Promise<void> {
   await page.mouse.down();
   await page.mouse.move(box.x + width, y, { steps: 8 });
   await page.mouse.up();
-}
-
-/**
- * Right-clicks `row` and clicks `action` in its context menu. The menu sometimes ignores the first
- * click while the tree re-renders under it (the view refreshes every second while connections are
- * open); then the menu stays open, and the click is repeated (bounded).
- */
-async function contextMenuAction(page: Page, row: Locator, action: string): Promise<void> {
-  const menu = page.locator('.monaco-menu').filter({ has: page.locator('.action-label', { hasText: action }) }).first();
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    if (!(await menu.isVisible())) {
-      await row.click({ button: 'right' });
-      await menu.waitFor({ state: 'visible', timeout: 10_000 });
-    }
-    await menu.locator('.action-item .action-label', { hasText: new RegExp(`^${action}$`) }).first().click();
-    try {
-      await menu.waitFor({ state: 'hidden', timeout: 3_000 });
-      return;
-    } catch {
-      log(`the context menu is still open after clicking "${action}" (attempt ${attempt})`);
-    }
-  }
-  throw new Error(`clicking "${action}" in the context menu did nothing (3 attempts)`);
 }
 
 /** Screenshot of the top of the side bar (the view), `height` pixels tall, for the README. */

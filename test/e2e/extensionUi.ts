@@ -29,6 +29,29 @@ export async function waitForStatusLabel(page: Page, re: RegExp, timeoutMs = 20_
   );
 }
 
+/**
+ * Right-clicks `row` and clicks `action` in its context menu. The menu sometimes ignores the first
+ * click while the tree re-renders under it (the view refreshes every second while connections are
+ * open); then the menu stays open, and the click is repeated (bounded).
+ */
+export async function contextMenuAction(page: Page, row: Locator, action: string): Promise<void> {
+  const menu = page.locator('.monaco-menu').filter({ has: page.locator('.action-label', { hasText: action }) }).first();
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    if (!(await menu.isVisible())) {
+      await row.click({ button: 'right' });
+      await menu.waitFor({ state: 'visible', timeout: 10_000 });
+    }
+    await menu.locator('.action-item .action-label', { hasText: new RegExp(`^${action}$`) }).first().click();
+    try {
+      await menu.waitFor({ state: 'hidden', timeout: 3_000 });
+      return;
+    } catch {
+      log(`the context menu is still open after clicking "${action}" (attempt ${attempt})`);
+    }
+  }
+  throw new Error(`clicking "${action}" in the context menu did nothing (3 attempts)`);
+}
+
 /** The Connections view row whose label is exactly `label`. */
 export function connectionRow(page: Page, label: string): Locator {
   return page
