@@ -11,7 +11,9 @@
 //      line, run as copied, fetches a page through the proxy;
 //   4. settings follow: the HTTP door switched off live leaves HTTP_PROXY out of new terminals;
 //      a new port moves the listener and the forward is asked for again;
-//   5. SOCKS5: Get Started opens the walkthrough with its steps.
+//   5. SOCKS5: Get Started opens the walkthrough with its steps;
+//   6. with a user, new terminals get no proxy variables (and no password) until
+//      socks5.terminal.includeCredentials is on; then ALL_PROXY carries it (the log never does).
 // Screenshots for the README's "Use it from your laptop" section go to SCREENSHOTS.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -24,6 +26,7 @@ import type { Locator, Page } from 'playwright-core';
 import { EXAMPLE_URL } from '../../src/vscode/recipes';
 import {
   clearNotifications,
+  fillInputBox,
   findVsix,
   freePort,
   log,
@@ -317,6 +320,33 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
       }
       await page.mouse.move(5, 5);
       await walk.screenshot({ path: path.join(SCREENSHOTS, 'reach-walkthrough.png') });
+    });
+  });
+  test('6. with a user, terminals get no password unless socks5.terminal.includeCredentials is on', async () => {
+    await scenario(vs, 'terminal credentials', async () => {
+      await waitForStatusLabel(page, new RegExp(`running on port ${port}`));
+      const password = `pw-${Math.random().toString(36).slice(2, 8)}`;
+      await runCommand(page, 'SOCKS5: Set Password…');
+      await pickQuickItem(page, 'Add user…');
+      await fillInputBox(page, 'alice', { expectPassword: false, promptText: 'User name' });
+      await fillInputBox(page, password, { expectPassword: true, promptText: 'Password for "alice"' });
+      await waitForNotification(page, /New terminals get no proxy variables/, { timeoutMs: 20_000 });
+      const env4 = path.join(out, 'env4.txt');
+      await inNewTerminal(page, `(env | grep -ciE '^(all|http|https|no)_proxy='; env | grep -c -- ${password}; echo END) > ${env4}`);
+      const none = await readFileWhenThere(env4, 'the fourth terminal to write its environment');
+      assert.match(none, /^0\n0\n/, `no proxy variable and no password: ${JSON.stringify(none)}`);
+
+      const machine = settingsFile(vs.dirs, 'remote');
+      const cur = JSON.parse(readFileSync(machine, 'utf8')) as Record<string, unknown>;
+      writeFileSync(machine, `${JSON.stringify({ ...cur, 'socks5.terminal.includeCredentials': true }, null, 2)}\n`);
+      await waitFor('the credentials to reach the terminal variables', () => /Terminal environment: new terminals get ALL_PROXY, NO_PROXY → socks5h:\/\/alice:<password>@/.test(vs.cs.extensionHostLogs(400_000)), { timeoutMs: 20_000 });
+      const env5 = path.join(out, 'env5.txt');
+      await inNewTerminal(page, `(env | grep -E '^ALL_PROXY='; echo END) > ${env5}`);
+      const withCred = await readFileWhenThere(env5, 'the fifth terminal to write its environment');
+      assert.match(withCred, new RegExp(`^ALL_PROXY=socks5h://alice:${password}@127\\.0\\.0\\.1:${port}$`, 'm'));
+      // The log names the user, never the password.
+      assert.ok(!vs.cs.extensionHostLogs(400_000).includes(password), 'the password is not in the log');
+      await clearNotifications(page);
     });
   });
 });
