@@ -39,7 +39,7 @@ export interface Socks5ProxyApi {
   /** Stops the proxy and closes every connection. Resolves when the port is released. Never rejects. */
   stop(): Promise<void>;
 
-  /** A snapshot of the active connections (byte counters read now). Empty when stopped. */
+  /** A snapshot of the active connections (byte counters read now; `protocol` names the front door: socks5, socks4, socks4a, http-connect, http). Empty when stopped. */
   connections(): ConnectionInfo[];
 
   /** The most recently closed connections, newest first (kept across listener moves). */

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { configuredUsers, readVsCodeProxy, updateSetting } from './config';
 import type { ConnectionNode, ConnectionsView } from './connectionsView';
 import type { ProxyController } from './controller';
-import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint } from './format';
+import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint, proxySchemes, type ProxyScheme } from './format';
 import { t, tPlural } from './l10n';
 import { background, errorMessage, type Log } from './log';
 import type { Reach } from './reach';
@@ -73,19 +73,29 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const here = reach.whereabouts();
       const address = here?.address ?? { host: controller.settings.host, port: controller.settings.port };
       const users = running ? controller.activeUsers : configuredUsers();
-      let user: string | undefined = users[0];
-      if (users.length > 1) {
+      // One URL per form the proxy serves (socks5h://, and http:// while the HTTP door is on) and per user.
+      const schemes = proxySchemes(controller.settings.protocols);
+      if (schemes.length === 0) schemes.push('socks5h');
+      const who: Array<string | undefined> = users.length > 1 ? [...users, undefined] : [users[0]];
+      const choices = schemes.flatMap((scheme) => who.map((user) => ({ scheme, user, url: buildProxyUrl(address, user, scheme) })));
+      let choice = choices[0]!;
+      if (choices.length > 1) {
+        const what: Record<ProxyScheme, string> = {
+          socks5h: t('SOCKS5, names resolved by the proxy (browsers, curl --proxy, git, ssh)'),
+          http: t('HTTP proxy (curl -x, git, npm, pip, HTTPS_PROXY)'),
+        };
         const picked = await vscode.window.showQuickPick(
-          [
-            ...users.map((u) => ({ label: u, description: buildProxyUrl(address, u), user: u as string | undefined })),
-            { label: t('Without a user name'), description: buildProxyUrl(address), user: undefined },
-          ],
-          { title: t('SOCKS5: Copy Proxy URL'), placeHolder: t('Which user should the URL name? (The password is never included.)') },
+          choices.map((c) => ({
+            label: c.url,
+            description: c.user === undefined && users.length > 1 ? t('{0}, without a user name', what[c.scheme]) : what[c.scheme],
+            choice: c,
+          })),
+          { title: t('SOCKS5: Copy Proxy URL'), placeHolder: t('Which URL? (The password is never included.)') },
         );
         if (!picked) return undefined;
-        user = picked.user;
+        choice = picked.choice;
       }
-      const url = buildProxyUrl(address, user);
+      const url = choice.url;
       await vscode.env.clipboard.writeText(url);
       background(
         vscode.window.showInformationMessage(t('Copied {0} to the clipboard ({1}).', url, here ? whereText(here, t) : t('the proxy is not running'))),

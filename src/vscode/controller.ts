@@ -10,7 +10,7 @@ import type { ProxyState } from './api';
 import { engine } from './engine';
 import { affectsSettings, readRawSettings, readVsCodeProxy, updateSetting } from './config';
 import { Disposable, toDisposable } from './dispose';
-import { buildProxyUrl, enabledCommandsText, formatEndpoint, plural, type StatusModel } from './format';
+import { buildProxyUrl, enabledCommandsText, enabledProtocolsText, formatEndpoint, plural, proxySchemes, type StatusModel } from './format';
 import { localized, t, untranslated, type Localized } from './l10n';
 import { background, errorMessage, type Log } from './log';
 import type { Doors } from './recipes';
@@ -163,6 +163,7 @@ export class ProxyController extends Disposable {
       ...(this._error !== undefined && this._state === 'error' ? { error: this._error.text } : {}),
       authUsers: running ? running.users.size : 0,
       commands: running ? running.commands : s.commands,
+      protocols: running ? running.protocols : s.protocols,
       ...(this.server && this._state === 'running' ? { stats: this.server.stats() } : {}),
       exposed: !isLoopbackHost(address?.host ?? s.host),
     };
@@ -302,8 +303,8 @@ export class ProxyController extends Disposable {
     this.setState('running');
     const users = plan.options.users.size;
     this.log.info(
-      `Authentication ${users > 0 ? `on (${plural(users, 'user')})` : 'off'}; commands: ${enabledCommandsText(plan.options.commands)}; ` +
-        `clients: ${buildProxyUrl(address)}`,
+      `Authentication ${users > 0 ? `on (${plural(users, 'user')})` : 'off'}; protocols: ${enabledProtocolsText(plan.options.protocols)}; ` +
+        `commands: ${enabledCommandsText(plan.options.commands)}; clients: ${proxySchemes(plan.options.protocols).map((sc) => buildProxyUrl(address, undefined, sc)).join(' or ') || 'none'}`,
     );
     if (this._settings.upstream.url === VSCODE_UPSTREAM && !plan.options.upstream) {
       this.log.info('socks5.upstream.url is "vscode" and VS Code uses no proxy (http.proxy is empty, no HTTPS_PROXY / HTTP_PROXY): connections go direct.');

@@ -9,9 +9,10 @@ import type {
   ConnectionInfo,
   Endpoint,
   Outcome,
+  ProtocolSwitches,
   ServerStats,
 } from '../engine';
-import { COMMAND_NAMES, DIRECT_ROUTE } from '../engine';
+import { COMMAND_NAMES, DIRECT_ROUTE, PROTOCOL_NAMES } from '../engine';
 import type { ProxyState } from './api';
 import type { Whereabouts } from './recipes';
 import { formatMessage, t, tPlural, type Translate } from './l10n';
@@ -101,19 +102,41 @@ export function connectableHost(host: string): string {
   return h;
 }
 
+/** The URL forms Copy Proxy URL offers: SOCKS5 with names resolved by the proxy, and the HTTP proxy. */
+export type ProxyScheme = 'socks5h' | 'http';
+
 /**
- * `socks5://[user@]host:port` for the proxy listening at `address`. The user name is
- * percent-encoded; a password is never part of the URL. IPv6 hosts are bracketed.
+ * `socks5h://[user@]host:port` (or `http://…`) for the proxy listening at `address`. The user name
+ * is percent-encoded; a password is never part of the URL. IPv6 hosts are bracketed.
  */
-export function buildProxyUrl(address: Endpoint, user?: string): string {
+export function buildProxyUrl(address: Endpoint, user?: string, scheme: ProxyScheme = 'socks5h'): string {
   const userPart = user ? `${encodeURIComponent(user)}@` : '';
-  return `socks5://${userPart}${urlHost(address.host)}:${address.port}`;
+  return `${scheme}://${userPart}${urlHost(address.host)}:${address.port}`;
 }
 
 /** A host as a client dials it in a URL or `host:port`: wildcards become loopback, IPv6 bracketed. */
 export function urlHost(host: string): string {
   const h = connectableHost(host);
   return h.includes(':') ? `[${h}]` : h;
+}
+
+/** The URL forms to offer for the protocols served: SOCKS5 first, then HTTP. */
+export function proxySchemes(protocols: ProtocolSwitches): ProxyScheme[] {
+  const out: ProxyScheme[] = [];
+  if (protocols.socks5) out.push('socks5h');
+  if (protocols.http) out.push('http');
+  return out;
+}
+
+/** `SOCKS5, SOCKS4/4a, HTTP` for the protocols switched on. */
+export function enabledProtocolsText(p: ProtocolSwitches): string {
+  const on = [p.socks5 && PROTOCOL_NAMES.socks5, p.socks4 && `${PROTOCOL_NAMES.socks4}/4a`, p.http && PROTOCOL_NAMES.http].filter((x): x is string => typeof x === 'string');
+  return on.length > 0 ? on.join(', ') : t('none (every connection is closed)');
+}
+
+/** The protocol's display name, or undefined before the first bytes told it. */
+export function protocolLabel(info: Pick<ConnectionInfo, 'protocol'>): string | undefined {
+  return info.protocol === undefined ? undefined : PROTOCOL_NAMES[info.protocol];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,18 +293,21 @@ export function trafficText(info: Pick<ConnectionInfo, 'bytesUp' | 'bytesDown'>)
   return `↑ ${formatBytes(info.bytesUp)} ↓ ${formatBytes(info.bytesDown)}`;
 }
 
-/** Tree description for an active session: `127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m`. */
+/** Tree description for an active session: `SOCKS5 · 127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m`. */
 export function connectionDescription(info: ConnectionInfo, now: number): string {
   const parts = [formatEndpoint(info.client), trafficText(info), formatAge(now - info.startedAt)];
   if (info.state === 'connecting' || info.state === 'bind-waiting' || info.state === 'handshake') {
     parts.splice(1, 0, stateLabel(info));
   }
+  const proto = protocolLabel(info);
+  if (proto !== undefined) parts.unshift(proto);
   return parts.join(' · ');
 }
 
-/** Tree description for a closed session: `refused (0x05) · 127.0.0.1:53422 · 14:03:22` (when it ended). */
+/** Tree description for a closed session: `refused (0x05) · SOCKS5 · 127.0.0.1:53422 · 14:03:22` (when it ended). */
 export function closedDescription(info: ClosedConnectionInfo): string {
-  return [outcomeText(info.outcome), formatEndpoint(info.client), formatClock(info.endedAt)].join(' · ');
+  const proto = protocolLabel(info);
+  return [outcomeText(info.outcome), ...(proto === undefined ? [] : [proto]), formatEndpoint(info.client), formatClock(info.endedAt)].join(' · ');
 }
 
 /** Codicon id (and optional theme colour id) for a session. */
@@ -319,6 +345,8 @@ export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, n
   if (info.state === 'closed') {
     lines.push(t('Outcome: {0}', escapeMarkdown(outcomeText((info as ClosedConnectionInfo).outcome))));
   }
+  const proto = protocolLabel(info);
+  if (proto !== undefined) lines.push(t('Protocol: {0}', escapeMarkdown(proto)));
   lines.push(t('Client: {0}', escapeMarkdown(formatEndpoint(info.client))));
   if (info.user !== undefined) lines.push(t('User: {0}', escapeMarkdown(info.user)));
   if (info.http) lines.push(t('HTTP request: {0} ({1} on this connection)', escapeMarkdown(info.http.method), info.http.requests));
@@ -413,6 +441,8 @@ export interface StatusModel {
   /** Users that can log in (have a password); 0 = authentication off. */
   authUsers: number;
   commands: CommandSwitches;
+  /** Front doors served (absent: not known, not shown). */
+  protocols?: ProtocolSwitches;
   stats?: ServerStats;
   /** Non-loopback listener. */
   exposed?: boolean;
@@ -487,6 +517,7 @@ export function statusTooltip(m: StatusModel, t: Translate = fill): string {
         lines.push(m.exposed ? t('Address: {0} (reachable from the network)', where) : t('Address: {0} (this machine only)', where));
       }
       lines.push(t('Authentication: {0}', auth));
+      if (m.protocols) lines.push(t('Protocols: {0}', enabledProtocolsText(m.protocols)));
       lines.push(t('Commands: {0}', enabledCommandsText(m.commands)));
       const s = m.stats ?? { active: 0, total: 0, bytesUp: 0, bytesDown: 0 };
       lines.push(t('Connections: {0} active / {1} total', s.active, s.total));

@@ -23,6 +23,8 @@ import {
   statusText,
   statusTooltip,
   type StatusModel,
+  enabledProtocolsText,
+  proxySchemes,
 } from '../../src/vscode/format';
 
 const T0 = 1_700_000_000_000;
@@ -91,15 +93,25 @@ describe('addresses and URLs', () => {
     assert.equal(formatEndpoint({ host: '::ffff:10.0.0.7', port: 80 }), '10.0.0.7:80');
   });
 
-  it('builds socks5://[user@]host:port', () => {
-    assert.equal(buildProxyUrl({ host: '127.0.0.1', port: 1080 }), 'socks5://127.0.0.1:1080');
-    assert.equal(buildProxyUrl({ host: '::1', port: 1081 }), 'socks5://[::1]:1081');
-    assert.equal(buildProxyUrl({ host: '127.0.0.1', port: 1080 }, 'alice'), 'socks5://alice@127.0.0.1:1080');
-    assert.equal(buildProxyUrl({ host: 'h', port: 1 }, 'a@b:c d'), 'socks5://a%40b%3Ac%20d@h:1');
+  it('builds socks5h://[user@]host:port', () => {
+    assert.equal(buildProxyUrl({ host: '127.0.0.1', port: 1080 }), 'socks5h://127.0.0.1:1080');
+    assert.equal(buildProxyUrl({ host: '::1', port: 1081 }), 'socks5h://[::1]:1081');
+    assert.equal(buildProxyUrl({ host: '127.0.0.1', port: 1080 }, 'alice'), 'socks5h://alice@127.0.0.1:1080');
+    assert.equal(buildProxyUrl({ host: 'h', port: 1 }, 'a@b:c d'), 'socks5h://a%40b%3Ac%20d@h:1');
     // A wildcard listener is dialled on loopback.
-    assert.equal(buildProxyUrl({ host: '0.0.0.0', port: 1080 }), 'socks5://127.0.0.1:1080');
-    assert.equal(buildProxyUrl({ host: '::', port: 1080 }), 'socks5://[::1]:1080');
-    assert.equal(buildProxyUrl({ host: 'my.host', port: 9 }), 'socks5://my.host:9');
+    assert.equal(buildProxyUrl({ host: '0.0.0.0', port: 1080 }), 'socks5h://127.0.0.1:1080');
+    assert.equal(buildProxyUrl({ host: '::', port: 1080 }), 'socks5h://[::1]:1080');
+    assert.equal(buildProxyUrl({ host: 'my.host', port: 9 }), 'socks5h://my.host:9');
+  });
+
+  it('builds http://[user@]host:port, and offers the forms the protocols serve', () => {
+    assert.equal(buildProxyUrl({ host: '127.0.0.1', port: 1080 }, 'alice', 'http'), 'http://alice@127.0.0.1:1080');
+    assert.equal(buildProxyUrl({ host: '::', port: 8 }, undefined, 'http'), 'http://[::1]:8');
+    assert.deepEqual(proxySchemes({ socks5: true, socks4: true, http: true }), ['socks5h', 'http']);
+    assert.deepEqual(proxySchemes({ socks5: true, socks4: true, http: false }), ['socks5h']);
+    assert.deepEqual(proxySchemes({ socks5: false, socks4: true, http: true }), ['http']);
+    assert.equal(enabledProtocolsText({ socks5: true, socks4: true, http: true }), 'SOCKS5, SOCKS4/4a, HTTP');
+    assert.equal(enabledProtocolsText({ socks5: false, socks4: false, http: false }), 'none (every connection is closed)');
   });
 });
 
@@ -143,6 +155,14 @@ describe('sessions', () => {
     );
     // Coarse on purpose: the text of an idle row does not change every second.
     assert.equal(connectionDescription(conn(), T0 + 1_000), connectionDescription(conn(), T0 + 59_000));
+  });
+
+  it('names the protocol once the first bytes told it (rows and tooltips)', () => {
+    assert.equal(connectionDescription(conn({ protocol: 'socks4a' }), T0 + 192_000), 'SOCKS4a · 127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m');
+    assert.equal(connectionDescription(conn({ protocol: 'http-connect' }), T0 + 192_000), 'HTTP CONNECT · 127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m');
+    assert.match(connectionTooltip(conn({ protocol: 'socks5' }), T0), /\nProtocol: SOCKS5\n/);
+    assert.doesNotMatch(connectionTooltip(conn(), T0), /Protocol:/);
+    assert.match(closedDescription({ ...closed({ kind: 'reply', reply: 0x5b, message: 'refused (0x5b)' }), protocol: 'socks4' }), /^refused \(0x5b\) · SOCKS4 · 127\.0\.0\.1:53422 · /);
   });
 
   it('describes outcomes', () => {

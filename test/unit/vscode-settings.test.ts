@@ -132,6 +132,20 @@ describe('validateSettings', () => {
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0]!.message, /every request will be refused/);
   });
+
+  it('reads the protocol switches (all on by default), checks their type, warns when all are off', () => {
+    assert.deepEqual(valid({}).protocols, { socks5: true, socks4: true, http: true });
+    assert.deepEqual(valid({ 'protocols.socks4': false }).protocols, { socks5: true, socks4: false, http: true });
+    const bad = validateSettings({ 'protocols.http': 'no' });
+    assert.ok(!bad.ok);
+    assert.match(bad.errors[0]!.message, /^socks5\.protocols\.http must be true or false/);
+    const off = validateSettings({ 'protocols.socks5': false, 'protocols.socks4': false, 'protocols.http': false });
+    assert.ok(off.ok);
+    assert.match(off.warnings[0]!.message, /every connection will be closed/);
+    const p = planStart(valid({ 'protocols.http': false }), new Map());
+    assert.ok(p.ok);
+    assert.deepEqual(p.options.protocols, { socks5: true, socks4: true, http: false });
+  });
 });
 
 describe('hosts', () => {
@@ -256,6 +270,12 @@ describe('planApply', () => {
     assert.equal(p.live.timeouts!.idleMs, 5000);
     assert.equal(p.live.commands!.bind, false);
     assert.equal(p.live.maxConnections, 5);
+  });
+
+  it('applies the protocol switches live', () => {
+    const p = planApply(opts({}), opts({ 'protocols.socks4': false }));
+    assert.deepEqual(p.kind === 'live' && p.changed, ['socks5.protocols']);
+    assert.deepEqual(p.kind === 'live' && p.live.protocols, { socks5: true, socks4: false, http: true });
   });
 
   it('treats a changed password as a users change', () => {
