@@ -17,6 +17,7 @@ import {
   formatEndpoint,
   outcomeText,
   stateLabel,
+  protocolLabel,
 } from './format';
 import type { Reach } from './reach';
 import { t, tPlural } from './l10n';
@@ -150,7 +151,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         item.contextValue = 'connection';
         node.rendered = rowText(info, now);
         item.accessibilityInformation = {
-          label: t('{0} {1}, {2}, from {3}', commandLabel(info.command), connectionLabel(info), stateLabel(info), formatEndpoint(info.client)),
+          label: t('{0} {1}, {2}, from {3}', `${info.protocol ? `${protocolLabel(info)} ` : ''}${commandLabel(info.command)}`, connectionLabel(info), stateLabel(info), formatEndpoint(info.client)),
         };
         return item;
       }

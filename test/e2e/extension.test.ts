@@ -209,7 +209,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
         await showConnections(page);
         const row = connectionRow(page, `localhost:${web.port}`);
         await row.waitFor({ state: 'visible', timeout: 15_000 });
-        assert.match((await row.getAttribute('aria-label')) ?? '', /^CONNECT localhost:\d+, established, from 127\.0\.0\.1:\d+$/);
+        assert.match((await row.getAttribute('aria-label')) ?? '', /^SOCKS5 CONNECT localhost:\d+, established, from 127\.0\.0\.1:\d+$/);
       } finally {
         await closeBrowser(client);
         browsers.splice(browsers.indexOf(client), 1);
@@ -267,7 +267,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
         { timeoutMs: 15_000 },
       );
       assert.ok(later.up > 0, 'the request went up');
-      assert.match((await row.getAttribute('aria-label')) ?? '', new RegExp(`^CONNECT ${label}, established, from 127\\.0\\.0\\.1:\\d+$`));
+      assert.match((await row.getAttribute('aria-label')) ?? '', new RegExp(`^SOCKS5 CONNECT ${label}, established, from 127\\.0\\.0\\.1:\\d+$`));
       assert.match(await statusItemText(page), new RegExp(`^SOCKS5 :${port1} · 2$`), 'the status bar counts both connections');
       assert.ok(curl.running, 'the download is still running');
       await page.mouse.move(900, 500);
@@ -465,7 +465,7 @@ describe(`SOCKS5 proxy extension in VS Code (code-server) — ${EXTENSION_ID}`, 
           sock.write('hello from the client');
           assert.equal(await withTimeout('peer → client data', 10_000, () => fromPeer), 'hello from the peer');
           assert.equal(await withTimeout('client → peer data', 10_000, () => fromClient), 'hello from the client');
-          const bindRow = page.locator(`${VIEW_CONTAINER} .monaco-list-row[aria-label^="BIND "]`).first();
+          const bindRow = page.locator(`${VIEW_CONTAINER} .monaco-list-row[aria-label^="SOCKS5 BIND "]`).first();
           await bindRow.waitFor({ state: 'visible', timeout: 15_000 });
         } finally {
           sock.destroy();
