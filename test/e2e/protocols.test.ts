@@ -67,27 +67,32 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
         const [cmd, ...args] = c.client;
         const proc = startProcess(c.name, cmd, args);
         procs.push(proc);
-        const row = connectionRow(page, c.label);
-        await row.waitFor({ state: 'visible', timeout: 20_000 });
-        const description = await waitFor(
-          `the row of ${c.label} to say established with bytes`,
-          async () => {
-            const aria = (await row.getAttribute('aria-label')) ?? '';
-            return aria.includes(', established,') ? await row.locator('.label-description').innerText() : undefined;
-          },
-          { timeoutMs: 15_000 },
-        );
-        assert.ok(description.startsWith(`${c.protocol} · 127.0.0.1:`), `description names ${c.protocol}: ${JSON.stringify(description)}`);
-        const aria = (await row.getAttribute('aria-label')) ?? '';
-        assert.ok(aria.startsWith(`${c.protocol} ${c.command} ${c.label}, established, from 127.0.0.1:`), `accessible label: ${JSON.stringify(aria)}`);
-        // The tooltip (hover) names it too.
-        await row.hover();
-        const hover = page.locator('.monaco-hover').filter({ hasText: `Protocol: ${c.protocol}` }).first();
-        await hover.waitFor({ state: 'visible', timeout: 10_000 });
-        assert.ok(proc.running, `${c.name}: the client is still running (${proc.output.trim()})`);
-        await page.mouse.move(900, 500);
-        await proc.stop();
-        await row.waitFor({ state: 'detached', timeout: 15_000 });
+        try {
+          const row = connectionRow(page, c.label);
+          await row.waitFor({ state: 'visible', timeout: 20_000 });
+          const description = await waitFor(
+            `the row of ${c.label} to say established with bytes`,
+            async () => {
+              const aria = (await row.getAttribute('aria-label')) ?? '';
+              return aria.includes(', established,') ? await row.locator('.label-description').innerText() : undefined;
+            },
+            { timeoutMs: 15_000 },
+          );
+          assert.ok(description.startsWith(`${c.protocol} · 127.0.0.1:`), `description names ${c.protocol}: ${JSON.stringify(description)}`);
+          const aria = (await row.getAttribute('aria-label')) ?? '';
+          assert.ok(aria.startsWith(`${c.protocol} ${c.command} ${c.label}, established, from 127.0.0.1:`), `accessible label: ${JSON.stringify(aria)}`);
+          // The tooltip (hover) names it too.
+          await row.hover();
+          const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: `Protocol: ${c.protocol}` }).first();
+          await hover.waitFor({ state: 'visible', timeout: 10_000 });
+          assert.ok(proc.running, `${c.name}: the client is still running (${proc.output.trim()})`);
+          await page.mouse.move(900, 500);
+          await proc.stop();
+          await row.waitFor({ state: 'detached', timeout: 15_000 });
+        } finally {
+          // A failed case must not leave its row for the next one.
+          await proc.stop();
+        }
       },
       'protocols-',
     );

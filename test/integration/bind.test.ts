@@ -4,14 +4,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SocksClient, type SocksRemoteHost } from 'socks';
-
-interface SocksClientEstablishedEvent {
-  socket: Socket;
-  remoteHost?: SocksRemoteHost;
-}
 import { DEFAULT_OPTIONS, DEFAULT_TIMEOUTS, Socks5Server } from '../../src/engine';
-import { RawClient, connectErrorCode, eventually, readN, readReply, startProxy, within, WAIT_MS } from '../support/net';
+import { RawClient, connectErrorCode, eventually, readN, readReply, socksClientBind, startProxy, within, WAIT_MS } from '../support/net';
 
 /** Races `p` against a bounded wait. */
 
@@ -52,16 +46,8 @@ describe('BIND with the socks client', () => {
   after(() => proxy.stop());
 
   it('emits bound then established; data flows both ways; the snapshot follows', async () => {
-    const client = new SocksClient({
-      proxy: { host: '127.0.0.1', port, type: 5 },
-      command: 'bind',
-      destination: { host: '0.0.0.0', port: 0 },
-      timeout: WAIT_MS,
-    });
-    const bound = within(once(client, 'bound') as Promise<[SocksClientEstablishedEvent]>, 'bound');
-    const established = within(once(client, 'established') as Promise<[SocksClientEstablishedEvent]>, 'established');
-    client.connect();
-    const [b] = await bound;
+    const { bound, established } = socksClientBind(port, 5);
+    const b = await bound;
     assert.equal(b.remoteHost?.host, '127.0.0.1', 'listens on the control connection’s local address');
     assert.ok(b.remoteHost!.port > 0);
 
@@ -72,7 +58,7 @@ describe('BIND with the socks client', () => {
     assert.deepEqual(waiting[0]!.bound, { host: '127.0.0.1', port: b.remoteHost!.port });
 
     const peer = await connectFrom(b.remoteHost!.port, '127.0.0.1');
-    const [e] = await established;
+    const e = await established;
     assert.equal(e.remoteHost?.host, '127.0.0.1', 'second reply names the peer');
     assert.equal(e.remoteHost?.port, peer.localPort, 'second reply names the peer’s port');
 

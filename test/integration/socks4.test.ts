@@ -2,17 +2,11 @@
 // --socks4 / --socks4a, the `socks` npm client for BIND) and raw bytes for what clients never send.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SocksClient, type SocksRemoteHost } from 'socks';
 import type { Logger, Socks5Server } from '../../src/engine';
 import { CD, encodeSocks4Request, parseSocks4Reply, REPLY4 } from '../../src/engine/protocol/socks4/wire';
-import { RawClient, close, closedPort, echoServer, eventually, httpServer, readN, run, startProxy, within, WAIT_MS } from '../support/net';
-
-interface Established {
-  socket: Socket;
-  remoteHost?: SocksRemoteHost;
-}
+import { RawClient, close, closedPort, echoServer, eventually, httpServer, readN, run, socksClientBind, startProxy, within, WAIT_MS } from '../support/net';
 
 function recorder(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -111,16 +105,8 @@ describe('SOCKS4 / SOCKS4a without users', () => {
   });
 
   it('BIND with the socks client (SOCKS4): bound, then the peer, then data both ways', async () => {
-    const client = new SocksClient({
-      proxy: { host: '127.0.0.1', port, type: 4 },
-      command: 'bind',
-      destination: { host: '0.0.0.0', port: 0 },
-      timeout: WAIT_MS,
-    });
-    const bound = within(once(client, 'bound') as Promise<[Established]>, 'bound');
-    const established = within(once(client, 'established') as Promise<[Established]>, 'established');
-    client.connect();
-    const [b] = await bound;
+    const { bound, established } = socksClientBind(port, 4);
+    const b = await bound;
     // 0.0.0.0 or the proxy's address: SOCKS4 lets the reply say "the proxy's own address".
     const listenPort = b.remoteHost!.port;
     assert.ok(listenPort > 0);
@@ -130,7 +116,7 @@ describe('SOCKS4 / SOCKS4a without users', () => {
     const peer = connect({ host: '127.0.0.1', port: listenPort });
     peer.on('error', () => {});
     await within(once(peer, 'connect'), 'the peer to connect');
-    const [e] = await established;
+    const e = await established;
     assert.equal(e.remoteHost?.port, peer.localPort, 'the second reply names the peer');
     e.socket.write('to peer');
     assert.equal((await readN(peer, 7)).toString(), 'to peer');

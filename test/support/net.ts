@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, connect, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net';
 import { execFile, spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
+import { SocksClient, type SocksRemoteHost } from 'socks';
 import { Socks5Server, type ServerOptions } from '../../src/engine';
 import { parseReply, type Reply } from '../../src/engine/protocol/socks5/wire';
 
@@ -285,4 +286,21 @@ export async function neverAccepting(host = '127.0.0.1', port = 0): Promise<{ po
   }
   await dispose();
   throw new Error('the backlog-0 listener kept accepting: cannot make a connect hang on this kernel');
+}
+
+export interface SocksEvent {
+  socket: Socket;
+  remoteHost?: SocksRemoteHost;
+}
+
+/**
+ * A BIND through the proxy with the `socks` npm client (SOCKS `type` 4 or 5): resolves `bound`
+ * with the first reply (where the proxy listens) and `established` with the second (the peer).
+ */
+export function socksClientBind(port: number, type: 4 | 5, destination = { host: '0.0.0.0', port: 0 }): { bound: Promise<SocksEvent>; established: Promise<SocksEvent> } {
+  const client = new SocksClient({ proxy: { host: '127.0.0.1', port, type }, command: 'bind', destination, timeout: WAIT_MS });
+  const bound = within(once(client, 'bound') as Promise<[SocksEvent]>, 'bound').then(([e]) => e);
+  const established = within(once(client, 'established') as Promise<[SocksEvent]>, 'established').then(([e]) => e);
+  client.connect();
+  return { bound, established };
 }
