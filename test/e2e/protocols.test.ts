@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { findVsix, freePort, isListening, log, runCommand, startProcess, VSCode, waitFor, type Proc } from './harness';
-import { connectionRow, EXTENSION_ID, scenario, statusItem, VIEW_CONTAINER, waitForStatusLabel } from './extensionUi';
+import { connectionRow, EXTENSION_ID, hoverText, scenario, statusItem, VIEW_CONTAINER, waitForStatusLabel } from './extensionUi';
 import { startHttpServer, type TestHttpServer } from './fixtures';
 
 /** What a held connection must look like in the view. */
@@ -82,9 +82,7 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
           const aria = (await row.getAttribute('aria-label')) ?? '';
           assert.ok(aria.startsWith(`${c.protocol} ${c.command} ${c.label}, established, from 127.0.0.1:`), `accessible label: ${JSON.stringify(aria)}`);
           // The tooltip (hover) names it too.
-          await row.hover();
-          const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: `Protocol: ${c.protocol}` }).first();
-          await hover.waitFor({ state: 'visible', timeout: 10_000 });
+          await hoverText(page, row, `Protocol: ${c.protocol}`);
           assert.ok(proc.running, `${c.name}: the client is still running (${proc.output.trim()})`);
           await page.mouse.move(900, 500);
           await proc.stop();
