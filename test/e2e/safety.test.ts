@@ -389,9 +389,10 @@ describe(`SOCKS5 proxy extension safety in VS Code (code-server) — ${EXTENSION
       }
 
       // The control: the workspace file was read (udpAssociate off from the workspace applies),
-      // and the tooltip says the proxy is for this machine only.
+      // and the tooltip says the proxy listens on loopback only: code-server's window is a remote
+      // window, so "only on the remote host" (a local window says "this machine only").
       const runningTip = await hoverText(page, statusItem(page), 'SOCKS5 proxy: running');
-      assert.match(runningTip, new RegExp(`Address: 127\\.0\\.0\\.1:${portQ} \\(this machine only\\)`), runningTip);
+      assert.match(runningTip, new RegExp(`Address: 127\\.0\\.0\\.1:${portQ} on the remote host only`), runningTip);
       assert.match(runningTip, /Commands: CONNECT, BIND(?!, UDP)/, runningTip);
       // No "listens on 0.0.0.0 without authentication" warning: that setting was never used.
       const toasts = await page.locator('.notifications-toasts .notification-toast').allInnerTexts();
