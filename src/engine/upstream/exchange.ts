@@ -39,10 +39,11 @@ export function readMessage<T>(socket: Socket, parse: (buf: Buffer) => Parse<T>)
       cleanup();
       reject(new ProtocolError(buf.length === 0 ? 'closed the connection without an answer' : 'closed the connection in the middle of its answer'));
     };
+    // `on`, not `once`: cleanup() removes them (no wrapper per listener).
     socket.on('data', onData);
-    socket.once('error', onError);
-    socket.once('end', onEnd);
-    socket.once('close', onEnd);
+    socket.on('error', onError);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
     socket.resume();
   });
 }

@@ -44,9 +44,10 @@ export async function socks5Open(socket: Socket, proxy: UpstreamProxy, cmd: numb
   const withPassword = proxy.username !== undefined && proxy.password !== undefined;
   if (!withPassword) {
     socket.write(Buffer.concat([NO_AUTH_GREETING, request]));
-    const method = await readMessage(socket, parseMethodSelection);
-    if (method !== METHOD.NO_AUTH) throw methodError(name, method, false);
-    return nextReply(socket, proxy, target);
+    // Both answers in one read when they arrive together (they usually do).
+    const answer = await readMessage(socket, parseMethodAndReply);
+    if (answer.method !== METHOD.NO_AUTH) throw methodError(name, answer.method, false);
+    return checkReply(answer.reply!, proxy, target);
   }
   socket.write(PASSWORD_GREETING);
   const method = await readMessage(socket, parseMethodSelection);
@@ -83,13 +84,26 @@ function methodError(name: string, method: number, offeredPassword: boolean): Up
 
 /** The next reply on the control connection (BIND's second one: the peer that connected). */
 export async function nextReply(socket: Socket, proxy: UpstreamProxy, target: Endpoint): Promise<Reply> {
-  const reply = await readMessage(socket, parseReply);
+  return checkReply(await readMessage(socket, parseReply), proxy, target);
+}
+
+function checkReply(reply: Reply, proxy: UpstreamProxy, target: Endpoint): Reply {
   if (reply.rep === REP.SUCCEEDED) return reply;
   throw new UpstreamError(
     `upstream ${describeUpstream(proxy)} answered ${replyText(reply.rep)} for ${formatHostPort(target.host, target.port)}`,
     kindForSocksReply(reply.rep),
     reply.rep,
   );
+}
+
+/** The method selection, then (when it is "no authentication") the reply that follows it. */
+function parseMethodAndReply(buf: Buffer): Parse<{ method: number; reply?: Reply }> {
+  const m = parseMethodSelection(buf);
+  if (m.status !== 'done') return m;
+  if (m.value !== METHOD.NO_AUTH) return { status: 'done', value: { method: m.value }, length: 2 };
+  const r = parseReply(buf.subarray(2));
+  if (r.status !== 'done') return r;
+  return { status: 'done', value: { method: m.value, reply: r.value }, length: 2 + r.length };
 }
 
 function parseMethodSelection(buf: Buffer): Parse<number> {
