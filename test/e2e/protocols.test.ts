@@ -31,12 +31,14 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
   let vs: VSCode;
   let page: Page;
   let web: TestHttpServer;
+  /** A second server: each case's row has a label of its own (no stale row of an earlier case matches). */
+  let web2: TestHttpServer;
   let port: number;
   const procs: Proc[] = [];
 
   before(async () => {
     const vsix = findVsix();
-    web = await startHttpServer();
+    [web, web2] = await Promise.all([startHttpServer(), startHttpServer()]);
     port = await freePort();
     log(`ports: proxy ${port}; http ${web.port}`);
     vs = await VSCode.launch({ vsix, prefix: 'socks5-e2e-protocols-', settings: { 'socks5.port': port, 'socks5.autoStart': false } });
@@ -51,7 +53,7 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
   after(async () => {
     for (const p of procs) await p.stop().catch(() => undefined);
     await vs?.close();
-    await web?.close();
+    await Promise.all([web?.close(), web2?.close()]);
     if (port !== undefined) assert.equal(await isListening(port), false, `port ${port} still open after teardown`);
   });
 
@@ -120,8 +122,8 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
   test('a SOCKS5 download shows as SOCKS5 CONNECT', async () => {
     await heldConnectionShows({
       name: 'socks5 held connection',
-      client: curl('--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${web.port}/slow`),
-      label: `localhost:${web.port}`,
+      client: curl('--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${web2.port}/slow`),
+      label: `localhost:${web2.port}`,
       protocol: 'SOCKS5',
       command: 'CONNECT',
     });
