@@ -9,7 +9,7 @@ import {
   RateTracker,
   buildProxyUrl,
   closedDescription,
-  commandLabel,
+  requestText,
   connectionDescription,
   connectionIcon,
   connectionLabel,
@@ -17,7 +17,6 @@ import {
   formatEndpoint,
   outcomeText,
   stateLabel,
-  protocolLabel,
 } from './format';
 import type { Reach } from './reach';
 import { t, tPlural } from './l10n';
@@ -151,7 +150,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         item.contextValue = 'connection';
         node.rendered = rowText(info, now);
         item.accessibilityInformation = {
-          label: t('{0} {1}, {2}, from {3}', `${info.protocol ? `${protocolLabel(info)} ` : ''}${commandLabel(info.command)}`, connectionLabel(info), stateLabel(info), formatEndpoint(info.client)),
+          label: t('{0} {1}, {2}, from {3}', requestText(info), connectionLabel(info), stateLabel(info), formatEndpoint(info.client)),
         };
         return item;
       }
@@ -175,7 +174,7 @@ export class ConnectionsView extends Disposable implements vscode.TreeDataProvid
         item.iconPath = themeIcon(connectionIcon(info));
         item.contextValue = info.destination ? 'closedConnection' : 'closedConnectionNoDestination';
         item.accessibilityInformation = {
-          label: t('Closed {0} {1} from {2}: {3}', commandLabel(info.command), connectionLabel(info), formatEndpoint(info.client), outcomeText(info.outcome)),
+          label: t('Closed {0} {1} from {2}: {3}', requestText(info), connectionLabel(info), formatEndpoint(info.client), outcomeText(info.outcome)),
         };
         return item;
       }

@@ -139,6 +139,17 @@ export function protocolLabel(info: Pick<ConnectionInfo, 'protocol'>): string | 
   return info.protocol === undefined ? undefined : PROTOCOL_NAMES[info.protocol];
 }
 
+/**
+ * What a row names before its destination: `SOCKS5 CONNECT`, `SOCKS4a BIND`; `HTTP CONNECT` alone
+ * (the protocol's name says the command) and `HTTP` alone for forwarding (the label has the method:
+ * `GET example.com:80`).
+ */
+export function requestText(info: Pick<ConnectionInfo, 'protocol' | 'command'>): string {
+  const proto = protocolLabel(info);
+  if (info.protocol === 'http-connect' || info.protocol === 'http') return proto!;
+  return proto === undefined ? commandLabel(info.command) : `${proto} ${commandLabel(info.command)}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
@@ -341,7 +352,9 @@ export interface Rate {
 export function connectionTooltip(info: ConnectionInfo | ClosedConnectionInfo, now: number, rate?: Rate): string {
   const lines: string[] = [];
   const title = info.destination ? formatEndpoint(info.destination) : connectionLabel(info);
-  lines.push(`**${escapeMarkdown(commandLabel(info.command))}** ${escapeMarkdown(title)} — ${escapeMarkdown(stateLabel(info))}`);
+  // HTTP forwarding: its request's method, not the CONNECT it runs as.
+  const what = info.http ? info.http.method : commandLabel(info.command);
+  lines.push(`**${escapeMarkdown(what)}** ${escapeMarkdown(title)} — ${escapeMarkdown(stateLabel(info))}`);
   if (info.state === 'closed') {
     lines.push(t('Outcome: {0}', escapeMarkdown(outcomeText((info as ClosedConnectionInfo).outcome))));
   }

@@ -9,6 +9,7 @@ import {
   connectionDescription,
   connectionIcon,
   connectionLabel,
+  requestText,
   connectionTooltip,
   destinationText,
   escapeMarkdown,
@@ -136,6 +137,15 @@ describe('sessions', () => {
     );
     assert.equal(destinationText(conn()), 'example.com:443');
     assert.equal(destinationText(conn({ destination: undefined })), undefined);
+  });
+
+  it('names the request before the destination: protocol and command, HTTP CONNECT alone, HTTP alone for forwarding', () => {
+    assert.equal(requestText(conn({ protocol: 'socks5' })), 'SOCKS5 CONNECT');
+    assert.equal(requestText(conn({ protocol: 'socks4a', command: 'bind' })), 'SOCKS4a BIND');
+    assert.equal(requestText(conn({ protocol: 'http-connect' })), 'HTTP CONNECT');
+    assert.equal(requestText(conn({ protocol: 'http', http: { method: 'GET', requests: 1 } })), 'HTTP');
+    assert.equal(requestText(conn({ protocol: undefined })), 'CONNECT');
+    assert.match(connectionTooltip(conn({ protocol: 'http', http: { method: 'POST', requests: 1 } }), T0), /^\*\*POST\*\* /);
   });
 
   it('labels an HTTP-forwarding session by method and URL host, and its tooltip counts its requests', () => {
