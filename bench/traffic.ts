@@ -57,6 +57,8 @@ interface Cost {
   sampling: boolean;
   ticks: number;
   ms: number;
+  samples: number;
+  sampleMs: number;
   footprint?: { live: number; histories: number; bytes: number };
 }
 
@@ -108,7 +110,8 @@ async function main(): Promise<void> {
     await runCommand(page, 'View: Close All Editors');
     const host = extensionHostPid(vs.cs.proc.pid);
     log(`extension host pid ${host}; ${args.connections} connections open; settling`);
-    await sleep(5000);
+    // The workbench's own start-up work (other extensions activating) settles first.
+    await sleep(20_000);
 
     const idle1 = await cpuOver(host, args.seconds);
     log(`without the panel: ${(idle1 * 100).toFixed(2)}% of a core`);
@@ -128,17 +131,21 @@ async function main(): Promise<void> {
 
     const ticks = c1.ticks - c0.ticks;
     const samplerShare = (c1.ms - c0.ms) / 1000 / wall;
+    const samples = c1.samples - c0.samples;
+    const sampleShare = (c1.sampleMs - c0.sampleMs) / 1000 / wall;
     const baseline = (idle1 + idle2) / 2;
     const rows = [
       ['extension host CPU, panel closed (before / after)', `${pct(idle1)} / ${pct(idle2)}`],
       ['extension host CPU, panel open and visible', pct(withPanel)],
       ['difference (the panel\u2019s sampling, messages and bookkeeping)', pct(withPanel - baseline)],
-      ['sampler\u2019s own time (TrafficTracker.tick), share of a core', pct(samplerShare)],
-      ['sampler\u2019s own time per tick', `${ticks > 0 ? ((c1.ms - c0.ms) / ticks).toFixed(2) : '-'} ms (${ticks} ticks)`],
+      ['each second\u2019s whole sample (tick + message to the webview), share of a core', pct(sampleShare)],
+      ['each second\u2019s whole sample, per sample', `${samples > 0 ? ((c1.sampleMs - c0.sampleMs) / samples).toFixed(2) : '-'} ms (${samples} samples)`],
+      ['of which TrafficTracker.tick, share of a core', pct(samplerShare)],
+      ['of which TrafficTracker.tick, per tick', `${ticks > 0 ? ((c1.ms - c0.ms) / ticks).toFixed(2) : '-'} ms (${ticks} ticks)`],
       ['ticks while the panel was closed', String(c2.ticks - c1.ticks)],
       ['model memory (rings and histories)', c1.footprint ? `${(c1.footprint.bytes / 1024).toFixed(0)} KiB for ${c1.footprint.live} connections` : '-'],
     ];
-    const met = withPanel - baseline < 0.01 && samplerShare < 0.01;
+    const met = withPanel - baseline < 0.01 && sampleShare < 0.01;
     const md = [
       TRAFFIC_BEGIN,
       '## Traffic sampling',

@@ -68,6 +68,8 @@ export class TrafficPanel extends Disposable {
   // Protocol names from the engine (loaded by then: the feed runs only while the proxy runs).
   private readonly feed = new TrafficFeed((id) => engine().PROTOCOL_NAMES[id as Protocol] ?? id);
   private tracker: TrafficTracker | undefined;
+  /** Time in sample(): the tick, the message and its posting (for the benchmark). */
+  private readonly spent = { samples: 0, ms: 0 };
 
   constructor(
     private readonly controller: ProxyController,
@@ -159,9 +161,16 @@ export class TrafficPanel extends Disposable {
   }
 
   /** For the benchmark: what sampling cost so far (time in tick()) and what the model holds. */
-  cost(): { sampling: boolean; ticks: number; ms: number; footprint?: ReturnType<TrafficTracker['footprint']> } {
+  cost(): { sampling: boolean; ticks: number; ms: number; samples: number; sampleMs: number; footprint?: ReturnType<TrafficTracker['footprint']> } {
     const tr = this.controller.traffic;
-    return { sampling: this.timer !== undefined, ticks: tr?.cost.ticks ?? 0, ms: tr?.cost.ms ?? 0, ...(tr ? { footprint: tr.footprint() } : {}) };
+    return {
+      sampling: this.timer !== undefined,
+      ticks: tr?.cost.ticks ?? 0,
+      ms: tr?.cost.ms ?? 0,
+      samples: this.spent.samples,
+      sampleMs: this.spent.ms,
+      ...(tr ? { footprint: tr.footprint() } : {}),
+    };
   }
 
   override dispose(): void {
@@ -249,12 +258,15 @@ export class TrafficPanel extends Disposable {
   private sample(): void {
     const tracker = this.controller.traffic;
     if (!tracker || this.isDisposed) return;
+    const t0 = performance.now();
     try {
       const result = tracker.tick();
       if (this.panel?.visible && this.ready && tracker === this.tracker) this.post(this.feed.tick(tracker, result));
     } catch (err) {
       this.log.error(`Traffic sampling failed: ${errorMessage(err)}`);
     }
+    this.spent.samples++;
+    this.spent.ms += performance.now() - t0;
   }
 
   private post(message: ToWebview): void {
