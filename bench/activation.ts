@@ -42,7 +42,7 @@ export async function measureActivation(vsix: string, samples: number): Promise<
       // Every row reads "NAME VERSION HOST [Startup ]Activation: N ms".
       for (const text of await page.locator('.runtime-extensions-editor .extension').allTextContents()) {
         const m = /^(.+?)\d+\.\d+\.\d+.*Activation: (\d+(?:\.\d+)?)ms/.exec(text.trim());
-        if (m && m[1] !== EXTENSION_NAME) (others[m[1]!] ??= []).push(Number(m[2]));
+        if (m && m[1] !== EXTENSION_NAME) (others[m[1]] ??= []).push(Number(m[2]));
       }
       return ms!;
     };

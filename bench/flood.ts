@@ -71,7 +71,7 @@ async function startCli(cli: string, args: string[]): Promise<{ port: number; pi
   const [cmd, argv] = withNofile(process.execPath, [cli, '--port', '0', '-q', ...args]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   for (let i = 0; i < 200 && !/:(\d+)\n/.test(out); i++) await sleep(50);
   const m = /:(\d+)\n/.exec(out);
   if (!m) throw new Error(`the CLI did not start: ${out}`);
@@ -90,10 +90,10 @@ async function measure(cli: string, echoPort: number, label: string, args: strin
   const [fcmd, fargv] = withNofile(process.execPath, [join(ROOT, 'test', 'hardening', 'flooder.cjs'), String(proxy.port), String(FLOOD), 'silent']);
   const flooder = spawn(fcmd, fargv, { stdio: ['pipe', 'pipe', 'ignore'] });
   let last = { open: 0, connects: 0, cuts: 0 };
-  flooder.stdout!.on('data', (d: Buffer) => {
+  flooder.stdout.on('data', (d: Buffer) => {
     const lines = d.toString().trim().split('\n');
     try {
-      last = JSON.parse(lines[lines.length - 1]!);
+      last = JSON.parse(lines[lines.length - 1]) as typeof last;
     } catch {
       /* a partial line */
     }
@@ -107,11 +107,11 @@ async function measure(cli: string, echoPort: number, label: string, args: strin
     const sorted = [...times].sort((a, b) => a - b);
     const s = stat(times.filter(Number.isFinite))!;
     const slow = times.filter((t) => t >= 1000).length;
-    log(`${label}: median ${s.median.toFixed(1)} ms, max ${sorted[ROUNDS - 1]!.toFixed(0)} ms, ${slow} ≥ 1 s; flood ${JSON.stringify(last)}`);
+    log(`${label}: median ${s.median.toFixed(1)} ms, max ${sorted[ROUNDS - 1].toFixed(0)} ms, ${slow} ≥ 1 s; flood ${JSON.stringify(last)}`);
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 1 : 0) : 'failed');
-    return `| ${label} | ${f(s.median)} | ${f(sorted[Math.floor(ROUNDS * 0.95)]!)} | ${f(sorted[ROUNDS - 1]!)} | ${slow} | ${last.cuts} | ${fds} | ${rss.toFixed(0)} |`;
+    return `| ${label} | ${f(s.median)} | ${f(sorted[Math.floor(ROUNDS * 0.95)])} | ${f(sorted[ROUNDS - 1])} | ${slow} | ${last.cuts} | ${fds} | ${rss.toFixed(0)} |`;
   } finally {
-    flooder.stdin!.end();
+    flooder.stdin.end();
     await new Promise((r) => flooder.once('exit', r));
     await proxy.stop();
   }

@@ -123,8 +123,8 @@ export function stat(values: number[]): Stat | undefined {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return undefined;
   const mid = v.length >> 1;
-  const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-  return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { median, min: v[0], max: v[v.length - 1], n: v.length };
 }
 
 function fmt(x: number, digits?: number): string {

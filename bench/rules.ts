@@ -88,15 +88,15 @@ async function main(): Promise<void> {
       for (const { name } of round % 2 === 0 ? contenders : [...contenders].reverse()) {
         const r = await runClient(built.load, jobFor('conn', args, targets, running.get(name)!));
         log(`round ${round + 1} ${name}: ${r.ok ? `${r.rate.toFixed(0)} conn/s, ${r.proxyCpuPerConnUs?.toFixed(0)} µs proxy CPU/conn` : `FAILED ${r.error}`}`);
-        if (r.ok) results[name]!.push(r);
+        if (r.ok) results[name].push(r);
       }
     }
   } finally {
     for (const r of running.values()) await r.stop();
     await targets.stop();
   }
-  const cpu = (name: string) => stat(results[name]!.map((r) => r.proxyCpuPerConnUs ?? NaN));
-  const rate = (name: string) => stat(results[name]!.map((r) => r.rate));
+  const cpu = (name: string) => stat(results[name].map((r) => r.proxyCpuPerConnUs ?? NaN));
+  const rate = (name: string) => stat(results[name].map((r) => r.rate));
   const a = cpu('none');
   const b = cpu('rules');
   if (!a || !b) throw new Error('no successful runs');

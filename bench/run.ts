@@ -42,7 +42,7 @@ export function parseArgs(argv: string[]): Args {
     compare: [],
   };
   for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
+    const k = argv[i];
     const v = (): string => {
       const x = argv[++i];
       if (x === undefined) throw new Error(`${k} needs a value`);
@@ -131,15 +131,15 @@ export function startTargets(load: string): Promise<Targets> {
   return new Promise((resolveP, reject) => {
     let out = '';
     child.once('exit', (code) => reject(new Error(`targets exited with code ${code}`)));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf('\n');
       if (nl < 0) return;
       resolveP({
-        ports: JSON.parse(out.slice(0, nl)),
+        ports: JSON.parse(out.slice(0, nl)) as Targets['ports'],
         watch: { pid: child.pid!, tree: false },
         stop: () => {
-          child.stdin!.end();
+          child.stdin.end();
           return stopChild(child);
         },
       });
@@ -183,8 +183,8 @@ export function runClient(load: string, job: Job): Promise<Result> {
   let result: Record<string, unknown> | undefined;
   let err = '';
   let pending = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
     pending += d.toString();
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
@@ -197,11 +197,11 @@ export function runClient(load: string, job: Job): Promise<Result> {
         ready = { opened: Number(o), errors: Number(e), ms: Number(ms) };
         setTimeout(() => {
           if (job.proxyWatch) memAfter = memory(job.proxyWatch.pid, job.proxyWatch.tree);
-          child.stdin!.end();
+          child.stdin.end();
         }, job.settleMs ?? 0);
       } else if (line.startsWith('{')) {
         try {
-          result = JSON.parse(line);
+          result = JSON.parse(line) as Record<string, unknown>;
         } catch {
           /* keep looking */
         }
@@ -399,7 +399,7 @@ async function main(): Promise<void> {
     await targets.stop();
   };
   process.on('SIGINT', () => {
-    cleanup().finally(() => process.exit(130));
+    void cleanup().finally(() => process.exit(130));
   });
 
   try {
@@ -466,7 +466,7 @@ async function main(): Promise<void> {
               continue;
             }
           } else log(`${m.id} ${c.name} round ${round + 1}: ${summary(m.id, res)}`);
-          (runs[m.id]![c.name] ??= []).push(res);
+          (runs[m.id][c.name] ??= []).push(res);
         }
       }
     }
@@ -490,7 +490,7 @@ async function main(): Promise<void> {
         log(`activation: ${a.samples.join(', ')} ms`);
       } else fig.activationNote = a.note;
     } catch (e) {
-      fig.activationNote = `n/a: measuring failed (${(e as Error).message.split('\n')[0]!.slice(0, 200)})`;
+      fig.activationNote = `n/a: measuring failed (${(e as Error).message.split('\n')[0].slice(0, 200)})`;
       log(fig.activationNote);
     }
   }

@@ -76,18 +76,18 @@ export function ours(cliPath: string, logDir: string, extraArgs: readonly string
 function startNode(args: string[], logFile: string, what: string): Promise<Running> {
   const [cmd, argv] = withNofile(process.execPath, args);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
+  child.stderr.pipe(createWriteStream(logFile, { flags: 'a' }));
   return new Promise<Running>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not print its port within 10 s`)), 10_000);
     child.once('exit', (code) => reject(new Error(`${what} exited with code ${code}`)));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on (\S+):(\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
-      child.stdout!.removeAllListeners('data');
-      child.stdout!.resume();
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
       resolve({
         endpoint: { host: '127.0.0.1', port: Number(m[2]) },
         watch: { pid: child.pid!, tree: false },
@@ -114,7 +114,7 @@ export function microsocks(logDir: string): Contender {
       const port = await freePort();
       const [cmd, args] = withNofile('microsocks', ['-i', '127.0.0.1', '-p', String(port)]);
       const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr!.pipe(createWriteStream(join(logDir, 'microsocks.log'), { flags: 'a' }));
+      child.stderr.pipe(createWriteStream(join(logDir, 'microsocks.log'), { flags: 'a' }));
       await waitForPort(port, child, 5000);
       return { endpoint: { host: '127.0.0.1', port }, watch: { pid: child.pid!, tree: false }, stop: () => stopChild(child) };
     },
@@ -138,7 +138,7 @@ export function dante(workDir: string, logDir: string): Contender {
         logConnections: false,
         wrap: withNofile,
       });
-      return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: p.stop };
+      return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: () => p.stop() };
     },
   };
   if (!hasDante()) c.missing = 'danted is not installed (apt-get install -y dante-server, or run bench/setup.sh as root)';
@@ -163,7 +163,7 @@ export function tinyproxy(workDir: string, logDir: string): Contender {
         writer: 'bench/run.ts',
         wrap: withNofile,
       });
-      return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: p.stop };
+      return { endpoint: { host: p.host, port: p.port }, watch: { pid: p.pid, tree: true }, stop: () => p.stop() };
     },
   };
   if (!hasTinyproxy()) c.missing = 'tinyproxy is not installed (apt-get install -y tinyproxy, or run bench/setup.sh as root)';

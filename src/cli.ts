@@ -123,7 +123,7 @@ function fail(message: string, code = 2): never {
 function joinNegativeValues(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     const name = a.startsWith('--') ? a.slice(2) : undefined;
     const opt = name !== undefined ? (OPTIONS as Record<string, Option>)[name] : undefined;
     const next = argv[i + 1];
@@ -241,7 +241,7 @@ function users(tokens: ReturnType<typeof parse>['tokens']): Map<string, string> 
       current = t.value!;
     } else if (t.name === 'password') {
       if (current === undefined) fail('--password must follow a --user');
-      add(current, t.value!);
+      add(current, t.value);
       current = undefined;
     }
   }
@@ -253,7 +253,7 @@ function users(tokens: ReturnType<typeof parse>['tokens']): Map<string, string> 
 function rules(v: Values, tokens: ReturnType<typeof parse>['tokens']): RulesOptions {
   const destinations: string[] = [];
   for (const t of tokens) {
-    if (t.kind === 'option' && (t.name === 'allow' || t.name === 'deny')) destinations.push(`${t.name} ${t.value!}`);
+    if (t.kind === 'option' && (t.name === 'allow' || t.name === 'deny')) destinations.push(`${t.name} ${t.value}`);
   }
   const r: RulesOptions = { clients: v['allow-client'] ?? [], destinations, blockPrivate: v['block-private'] === true };
   const compiled = compileRules(r);

@@ -18,7 +18,7 @@ export function stripZone(host: string): string {
 export function toIPv4(host: string): string | undefined {
   if (isIPv4(host)) return host;
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  return m && isIPv4(m[1]!) ? m[1] : undefined;
+  return m && isIPv4(m[1]) ? m[1] : undefined;
 }
 
 /**

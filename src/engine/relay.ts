@@ -117,11 +117,11 @@ function pipe(session: CommandContext, from: Socket, to: Socket, side: 'client' 
 function switchReads(socket: RelaySocket, bulk: boolean): void {
   if (bulk && budgetLeft()) {
     const own = Buffer.allocUnsafe(RELAY_BUFFER_SIZE);
-    socket[SWITCHED] = readIntoBuffer(socket, own, onRead as never, nextBuffer);
+    socket[SWITCHED] = readIntoBuffer(socket, own, onRead, nextBuffer);
     if (socket[SWITCHED]) takeBuffer(socket, own);
     return;
   }
-  socket[SWITCHED] = readIntoBuffer(socket, sharedBuffer(), onRead as never, nextBuffer);
+  socket[SWITCHED] = readIntoBuffer(socket, sharedBuffer(), onRead, nextBuffer);
   if (socket[SWITCHED]) sharedSwitches++;
 }
 

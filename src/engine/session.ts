@@ -227,8 +227,8 @@ export class Session implements CommandContext {
     try {
       let door = this.door;
       if (door === undefined) {
-        door = this.config.doors[this.input[0]!];
-        if (door === undefined) return this.protocolError(`no protocol served here starts with byte 0x${hex(this.input[0]!)}`);
+        door = this.config.doors[this.input[0]];
+        if (door === undefined) return this.protocolError(`no protocol served here starts with byte 0x${hex(this.input[0])}`);
         this.door = door;
       }
       door.advance(this);

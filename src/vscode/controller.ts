@@ -281,7 +281,7 @@ export class ProxyController extends Disposable {
     if ('problems' in p) {
       const reason = localized('Invalid settings: {0}', summarizeProblems(p.problems));
       for (const e of p.problems) this.log.error(e.message);
-      this.fail(reason, ['openSettings'], p.problems[0]!.setting);
+      this.fail(reason, ['openSettings'], p.problems[0].setting);
       return undefined;
     }
     const { plan } = p;
@@ -339,7 +339,7 @@ export class ProxyController extends Disposable {
         this.lastProblems = key;
         const summary = summarizeProblems(p.problems).text;
         const message = this.server ? t('SOCKS5: {0} The proxy keeps running with the last valid settings.', summary) : t('SOCKS5: {0}', summary);
-        this.notify('error', message, ['openSettings'], p.problems[0]!.setting);
+        this.notify('error', message, ['openSettings'], p.problems[0].setting);
       }
       return;
     }

@@ -9,6 +9,7 @@ let loaded: typeof Engine | undefined;
 
 export function engine(): typeof Engine {
   // A computed path, so the bundler leaves this require to run time.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the lazy load is the point
   return (loaded ??= require(join(__dirname, ENGINE_FILE)) as typeof Engine);
 }
 

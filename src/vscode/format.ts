@@ -70,7 +70,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /** Replaces control characters so a hostile domain name cannot break a label or a log line. */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
+   
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD');
 }
 
@@ -85,7 +85,7 @@ export function escapeMarkdown(text: string): string {
 /** Shows an IPv4-mapped IPv6 address (::ffff:1.2.3.4) as the IPv4 address. */
 export function displayHost(host: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  return printable(m ? m[1]! : host);
+  return printable(m ? m[1] : host);
 }
 
 /** host:port, with IPv6 literals in brackets: [::1]:1080. */
@@ -264,7 +264,7 @@ export function outcomeText(outcome: Outcome): string {
     if (ENGINE_GENERIC[outcome.kind]?.includes(message)) return genericOutcome(outcome.kind)!;
     // `refused (0x05): detail` → the name in the display language, the code and detail as written.
     const m = /^([a-zA-Z ]+) \((0x[0-9a-f]{2})\)(.*)$/s.exec(message);
-    const code = m ? ENGINE_REPLY_NAMES[m[1]!] : undefined;
+    const code = m ? ENGINE_REPLY_NAMES[m[1]] : undefined;
     if (m && code !== undefined) return printable(`${replyName(code)} (${m[2]})${m[3]}`);
     return printable(message);
   }

@@ -197,7 +197,7 @@ export class Reach extends Disposable {
   private offerTunnel(remote: Endpoint, serverHost: string | undefined, why: string): void {
     const codespace = process.env.CODESPACE_NAME;
     const tunnels = tunnelRecipes(remote, { ...(serverHost ? { serverHost } : {}), ...(codespace ? { codespace } : {}) }, t);
-    const first = tunnels[0]!;
+    const first = tunnels[0];
     const message = `${why} ${t('To use the proxy from this computer, open a TCP tunnel to the remote port {0}, then point clients at 127.0.0.1:{0}: {1}', remote.port, first.text)}`;
     this.log.info(`Use from This Computer: tunnel recipe: ${tunnels.map((x) => x.text).join(' | ')}`);
     background(

@@ -223,7 +223,7 @@ export function recipes(target: RecipeTarget, t: Translate = englishT): Recipe[]
       'ssh',
       'ssh',
       t('ProxyCommand with ncat (nmap), which can log in; replace user@host'),
-      `ssh -o ProxyCommand=${shQuote(`ncat --proxy-type socks5 --proxy ${hp} --proxy-auth ${cred!.user}:${PASSWORD_PLACEHOLDER} %h %p`)} user@host`,
+      `ssh -o ProxyCommand=${shQuote(`ncat --proxy-type socks5 --proxy ${hp} --proxy-auth ${cred.user}:${PASSWORD_PLACEHOLDER} %h %p`)} user@host`,
     );
   } else {
     add('ssh', 'ssh', t('ProxyCommand with OpenBSD netcat; replace user@host'), `ssh -o ProxyCommand=${shQuote(`nc -X 5 -x ${hp} %h %p`)} user@host`);

@@ -304,7 +304,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
 /** One line for a notification: the first problem, and how many more there are. */
 export function summarizeProblems(problems: readonly SettingProblem[]): Localized {
   if (problems.length === 0) return { english: '', text: '' };
-  const { message, text } = problems[0]!;
+  const { message, text } = problems[0];
   const more = problems.length - 1;
   if (more === 0) return { english: `${message}.`, text: t('{0}.', text) };
   return {
@@ -478,7 +478,7 @@ export function planStart(settings: ProxySettings, passwords: ReadonlyMap<string
       usersWithoutPassword: missing,
       reason:
         missing.length === 1
-          ? localized('User "{0}" in socks5.auth.users has no password yet. Set one to start the proxy.', missing[0]!)
+          ? localized('User "{0}" in socks5.auth.users has no password yet. Set one to start the proxy.', missing[0])
           : localized('None of the users in socks5.auth.users has a password yet ({0}). Set one to start the proxy.', quotedList(missing)),
     };
   }
@@ -614,7 +614,7 @@ function describe(v: unknown): Localized {
   if (Array.isArray(v)) return localized('a list');
   if (typeof v === 'string') return untranslated(JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v));
   if (typeof v === 'object') return localized('an object');
-  return untranslated(String(v));
+  return untranslated(typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v);
 }
 
 /** A list of strings whose entries `problems` checks (each problem names its entry: `rule 3: …`). */

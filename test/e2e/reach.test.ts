@@ -140,7 +140,7 @@ function bash(script: string, timeoutMs = 20_000): Promise<{ code: number | null
 }
 
 /** The browser's clipboard (the workbench's origin has clipboard-read): what the extension copied. */
-const readClipboard = (page: Page): Promise<string> => page.evaluate('navigator.clipboard.readText()') as Promise<string>;
+const readClipboard = (page: Page): Promise<string> => page.evaluate<string>('navigator.clipboard.readText()');
 const writeClipboard = (page: Page, text: string): Promise<unknown> => page.evaluate(`navigator.clipboard.writeText(${JSON.stringify(text)})`);
 
 async function readFileWhenThere(file: string, what: string, timeoutMs = 20_000): Promise<string> {
@@ -194,7 +194,7 @@ describe(`reach: use from this computer, proxy-aware terminals, Use This Proxy W
       assert.equal(Number(returned[1]), port);
       assert.match(text, /runs in a web browser/);
       assert.match(text, new RegExp(`ssh -N -L ${port}:127\\.0\\.0\\.1:${port} `));
-      assert.ok(!text.includes(returned[2]!), 'the HTTP-only URL is not offered');
+      assert.ok(!text.includes(returned[2]), 'the HTTP-only URL is not offered');
       assert.doesNotMatch(text, /\/proxy\/|socks5h?:\/\//);
       assert.equal(await readClipboard(page), '(nothing copied)', 'nothing was copied at start');
       mkdirSync(SCREENSHOTS, { recursive: true });

@@ -128,7 +128,7 @@ function decodeProcAddress(hex: string): string {
   const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].map((b) => parseInt(b, 16)));
   if (bytes.length === 4) return bytes.join('.');
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
   const v6 = groups.join(':');
   // ::ffff:a.b.c.d
   if (/^0:0:0:0:0:ffff:/.test(v6)) return `::ffff:${bytes.slice(12).join('.')}`;
@@ -148,8 +148,8 @@ function listeningTcp(): ListenSocket[] {
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || f[3] !== '0A') continue;
-      const [addr, port] = f[1]!.split(':');
-      out.push({ address: decodeProcAddress(addr!), port: parseInt(port!, 16), inode: f[9]! });
+      const [addr, port] = f[1].split(':');
+      out.push({ address: decodeProcAddress(addr), port: parseInt(port, 16), inode: f[9] });
     }
   }
   return out;
@@ -188,7 +188,7 @@ function groupListeners(pgid: number): ListenSocket[] {
     for (const fd of fds) {
       try {
         const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m) inodes.add(m[1]!);
+        if (m) inodes.add(m[1]);
       } catch {
         /* closed meanwhile */
       }
@@ -547,7 +547,7 @@ describe(`SOCKS5 proxy extension safety in VS Code (code-server) — ${EXTENSION
       // The extension host about to be stopped, and when it is still alive for each observation.
       const hosts = extensionHostPids(vs.cs.proc.pid);
       assert.equal(hosts.length, 1, `one extension host, found pids ${JSON.stringify(hosts)}`);
-      const oldHost = hosts[0]!;
+      const oldHost = hosts[0];
       let idleClosedWhileHostAlive: boolean | undefined;
       idle.once('close', () => (idleClosedWhileHostAlive = processAlive(oldHost)));
       const downloadEnded = download.exited.then((r) => ({ ...r, hostAlive: processAlive(oldHost) }));

@@ -107,7 +107,7 @@ describe('safe defaults', () => {
       for (const methods of [[0x00], [0x00, 0x01], [0x01], [0x03, 0x80, 0xfe]]) {
         const s = await tcpConnect(port);
         s.write(Buffer.from([5, methods.length, ...methods]));
-        assert.deepEqual([...(await readBytes(s, 2, MS))], [5, 0xff], `methods ${methods}`);
+        assert.deepEqual([...(await readBytes(s, 2, MS))], [5, 0xff], `methods ${methods.join(',')}`);
         await closedWithin(s, MS);
       }
     });
@@ -124,7 +124,7 @@ describe('safe defaults', () => {
     it('wrong password, unknown user, right password for another user: failure, nothing connected; then the right one works', async () => {
       const before = reached;
       for (const [user, pass] of [['alice', 'wrong'], ['bob', PW], ['alice', PW + 'x'], ['alice', PW.slice(0, -1)], ['ALICE', PW]]) {
-        const { socket, rep } = await socksConnect(port, targetPort, { user: user!, pass: pass! });
+        const { socket, rep } = await socksConnect(port, targetPort, { user: user, pass: pass });
         assert.equal(rep, -1, `${user}/${pass} refused`);
         await closedWithin(socket, MS);
       }
@@ -204,7 +204,7 @@ describe('safe defaults', () => {
     try {
       await echoThrough(port, targetPort, { user: 'alice', pass: PW }); // success
       for (const [user, pass] of [['alice', WRONG], ['bob', PW], ['carol', PW2], ['alice', PW2]]) {
-        const { socket } = await socksConnect(port, targetPort, { user: user!, pass: pass! });
+        const { socket } = await socksConnect(port, targetPort, { user: user, pass: pass });
         await closedWithin(socket, MS);
       }
       // One session held open, to be seen in a live snapshot.

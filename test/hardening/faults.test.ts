@@ -106,7 +106,7 @@ describe('faults end only their own session', () => {
       await waitFor(() => log.length > before, MS, 'the session to end');
       const mine = log.slice(before);
       assert.equal(mine.length, 1, 'exactly one session ended');
-      assert.ok(['error', 'closed-by-target'].includes(mine[0]!.outcome.kind), mine[0]!.outcome.message);
+      assert.ok(['error', 'closed-by-target'].includes(mine[0].outcome.kind), mine[0].outcome.message);
       await bystanderStillEchoes();
     } finally {
       await close(resetter);
@@ -168,7 +168,7 @@ describe('faults end only their own session', () => {
         const s = await tcpConnect(port);
         s.write(domainRequest(name, 80));
         const r = await readBytes(s, 12, MS);
-        assert.equal(r[3], 0x04, `${JSON.stringify(name.toString('latin1').slice(0, 20))}: REP 0x${r[3]!.toString(16)}`);
+        assert.equal(r[3], 0x04, `${JSON.stringify(name.toString('latin1').slice(0, 20))}: REP 0x${r[3].toString(16)}`);
         s.on('end', () => s.end());
         s.resume();
         await closedWithin(s, MS);
@@ -199,7 +199,7 @@ describe('faults end only their own session', () => {
       const waiterPort = waiter.localPort;
       waiter.write(request);
       const r = await readBytes(waiter, 12, MS);
-      assert.equal(r[3], 0x06, `REP 0x${r[3]!.toString(16)} (0x06 = TTL expired, as Dante answers a connect timeout)`);
+      assert.equal(r[3], 0x06, `REP 0x${r[3].toString(16)} (0x06 = TTL expired, as Dante answers a connect timeout)`);
       waiter.on('end', () => waiter.end());
       await closedWithin(waiter, MS);
       await waitFor(() => log.some((c) => c.client.port === waiterPort), MS, 'the waiter’s session to end');

@@ -65,7 +65,7 @@ const TARGET_MS = 1000;
  * test says so. Every CONNECT must still succeed.
  */
 function clientBound(t: TestContext): number {
-  const load = loadavg()[0]!;
+  const load = loadavg()[0];
   if (load <= 2 * cpus().length) return TARGET_MS;
   t.diagnostic(`machine oversubscribed (load average ${load.toFixed(1)} on ${cpus().length} cores): bound 5000 ms instead of ${TARGET_MS}`);
   return 5000;
@@ -74,8 +74,8 @@ function clientBound(t: TestContext): number {
 /** The kernel's count of connections dropped because a listen queue was full (all listeners). */
 function listenOverflows(): number {
   const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
-  const names = lines[0]!.split(' ');
-  const values = lines[1]!.split(' ');
+  const names = lines[0].split(' ');
+  const values = lines[1].split(' ');
   return Number(values[names.indexOf('ListenOverflows')]);
 }
 
@@ -101,18 +101,18 @@ function startFlooder(port: number, count: number, mode: string): Flooder {
   const child = spawn(process.execPath, [join(__dirname, 'flooder.cjs'), String(port), String(count), mode], { stdio: ['pipe', 'pipe', 'inherit'] });
   let last = { open: 0, connects: 0, cuts: 0 };
   let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     const lines = buf.split('\n');
     buf = lines.pop()!;
-    if (lines.length > 0) last = JSON.parse(lines[lines.length - 1]!);
+    if (lines.length > 0) last = JSON.parse(lines[lines.length - 1]);
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
     last: () => last,
     stop: async () => {
-      child.stdin!.end();
+      child.stdin.end();
       const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(t);
@@ -146,7 +146,7 @@ async function establish(proxyPort: number, echoPort: number, n: number): Promis
   const echoes = sockets.map(() => 0);
   let closed = 0;
   sockets.forEach((s, i) => {
-    s.on('data', () => echoes[i]!++);
+    s.on('data', () => echoes[i]++);
     s.once('close', () => closed++);
     s.resume();
   });
@@ -210,13 +210,13 @@ describe('pre-handshake floods', { timeout: 1_200_000 }, () => {
       );
       // Established sessions were never cut, and kept flowing throughout.
       assert.equal(held.closed(), 0, 'no established session was closed');
-      const minGain = Math.min(...held.echoes.map((e, i) => e - echoesBefore[i]!));
+      const minGain = Math.min(...held.echoes.map((e, i) => e - echoesBefore[i]));
       assert.ok(minGain > 0, `every established session got echoes during the flood (least: ${minGain})`);
 
       await flooder.stop();
       flooder = undefined;
       const afterFlood = [...held.echoes];
-      await waitFor(() => held!.echoes.every((e, i) => e > afterFlood[i]!), 10_000, 'the established sessions to keep flowing after the flood');
+      await waitFor(() => held!.echoes.every((e, i) => e > afterFlood[i]), 10_000, 'the established sessions to keep flowing after the flood');
       held.stop();
       for (const s of held.sockets) s.destroy();
       await waitFor(() => server.stats().active === 0 && fdCount(proxy.pid) <= base, 60_000, () => `proxy fds back to ${base} (now ${fdCount(proxy.pid)}; ${server.stats().active} sessions)`);

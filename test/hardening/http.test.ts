@@ -26,7 +26,7 @@ async function plainGet(proxyPort: number, originPort: number): Promise<string> 
   const c = collect(s);
   s.write(`GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   await c.closed;
-  return c.text().split('\r\n')[0]!;
+  return c.text().split('\r\n')[0];
 }
 
 describe('HTTP door under hostile input', () => {
@@ -88,7 +88,7 @@ describe('HTTP door under hostile input', () => {
         const head = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nX-Slow: ${'s'.repeat(40)}\r\n\r\n`;
         void (async () => {
           for (let i = 0; i < head.length && !s.destroyed && !s.readableEnded; i++) {
-            s.write(head[i]!);
+            s.write(head[i]);
             await sleep(100);
           }
         })().catch(() => {});
@@ -163,7 +163,7 @@ describe('HTTP door under hostile input', () => {
     const t0 = Date.now();
     const next = `GET http://${o}/ HTTP/1.1\r\nHost: ${o}\r\nX: ${'y'.repeat(60)}\r\n\r\n`;
     for (let i = 0; i < next.length && !s.readableEnded; i++) {
-      s.write(next[i]!);
+      s.write(next[i]);
       await sleep(50);
     }
     await c.closed;

@@ -107,9 +107,9 @@ describe('limits', () => {
       await echoThrough(port, echo.port); // CONNECT is not affected
 
       // A peer arrives for the first: it is no longer pending, so there is room again.
-      const peer = await tcpConnect(waiting[0]!.port);
+      const peer = await tcpConnect(waiting[0].port);
       open.push(peer);
-      assert.equal((await readReply(waiting[0]!.socket)).rep, 0);
+      assert.equal((await readReply(waiting[0].socket)).rep, 0);
       const again = await socksCommand(port, 2, ipv4Address('0.0.0.0', 0));
       open.push(again.socket);
       assert.equal(again.rep, 0, 'a BIND fits once one got its peer');
@@ -117,7 +117,7 @@ describe('limits', () => {
       const full = await socksCommand(port, 2, ipv4Address('0.0.0.0', 0));
       open.push(full.socket);
       assert.equal(full.rep, 0x01);
-      waiting[1]!.socket.destroy();
+      waiting[1].socket.destroy();
       await waitFor(() => server.connections().filter((c) => c.state === 'bind-waiting').length === 2, MS, 'the leaver to go');
       // (The slot is released once the session's sockets have closed: retry briefly, bounded.)
       let rep = -1;
@@ -152,7 +152,7 @@ describe('limits', () => {
       assert.ok(warnings.some((w) => /maxUdpAssociations/.test(w)), 'and logged');
       await echoThrough(port, echo.port); // CONNECT is not affected
 
-      held[0]!.socket.destroy();
+      held[0].socket.destroy();
       await waitFor(() => server.connections().filter((c) => c.command === 'udpAssociate').length === 2, MS, 'one association to end');
       let next = await associate();
       for (let k = 0; k < 20 && next.rep !== 0; k++) {

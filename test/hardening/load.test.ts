@@ -108,7 +108,7 @@ describe('load', { concurrency: false }, () => {
       let maxFds = base;
 
       await pool(CHURN, CHURN_PARALLEL, async (i) => {
-        const kind = KINDS[i % KINDS.length]!;
+        const kind = KINDS[i % KINDS.length];
         kinds.set(kind.name, (kinds.get(kind.name) ?? 0) + 1);
         await kind.run(proxy.port, echo.port);
         if (i % 5000 === 0) maxFds = Math.max(maxFds, fdCount(proxy.pid));
@@ -155,8 +155,8 @@ describe('load: BIND listeners and UDP associations', { concurrency: false }, ()
       assert.equal(new Set(listeners).size, BINDS, 'each has its own listener port');
       // Each listener gets its peer; the control connection learns who, and the two relay.
       await pool(BINDS, 100, async (i) => {
-        const control = controls[i]!;
-        const peer = await tcpConnect(listeners[i]!);
+        const control = controls[i];
+        const peer = await tcpConnect(listeners[i]);
         peers.push(peer);
         const second = await readReply(control);
         assert.equal(second.rep, 0);
@@ -275,7 +275,7 @@ describe('load: memory', () => {
       const MiB = 1024 * 1024;
       t.diagnostic(`heap after each round (MiB): ${heap.map((h) => (h / MiB).toFixed(2)).join(', ')}`);
       // Round 1 warms up (code, caches, the recent-closed list); after it the heap must stay flat.
-      const growth = heap[heap.length - 1]! - heap[1]!;
+      const growth = heap[heap.length - 1] - heap[1];
       const sessions = (HEAP_ROUNDS - 2) * HEAP_ROUND_SIZE;
       assert.ok(growth < 1.5 * MiB, `heap grew ${(growth / MiB).toFixed(2)} MiB over ${sessions} sessions (${Math.round(growth / sessions)} B each)`);
     } finally {

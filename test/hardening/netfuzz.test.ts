@@ -53,7 +53,7 @@ function rng(seed: number) {
   return {
     next,
     int,
-    pick: <T>(a: readonly T[]): T => a[int(0, a.length - 1)]!,
+    pick: <T>(a: readonly T[]): T => a[int(0, a.length - 1)],
     bytes: (n: number) => Array.from({ length: n }, () => int(0, 255)),
   };
 }
@@ -177,7 +177,7 @@ function input(r: Rng, withAuth: boolean): { bytes: number[]; kind: string } {
  */
 function confine(bytes: number[], withAuth: boolean, port: number): Buffer {
   const buf = Buffer.from(bytes);
-  if ((buf[0]! | 0x20) >= 0x61 && (buf[0]! | 0x20) <= 0x7a) return confineHttp(buf, port);
+  if ((buf[0] | 0x20) >= 0x61 && (buf[0] | 0x20) <= 0x7a) return confineHttp(buf, port);
   if (buf[0] === 4) {
     // SOCKS4: CONNECT/BIND to 127.0.0.1:`port`, a 4a name replaced by that address.
     const q = parseSocks4Request(buf);
@@ -333,7 +333,7 @@ describe('network fuzz', () => {
     try {
       await pool(CASES, PARALLEL, async (i) => {
         if (!fuzzing) throw new Error('the prober failed: the server stopped serving normal CONNECTs');
-        const c = cases[i]!;
+        const c = cases[i];
         await fuzzOne(rng(c.seed), (c.withAuth ? auth : open).address!.port, c.bytes);
       });
     } finally {
@@ -394,7 +394,7 @@ function confineDatagram(bytes: number[], port: number, tag: string): Buffer {
   if (h.value.type === 'domain' && h.value.host === 'localhost') {
     return Buffer.concat([buf.subarray(0, h.value.dataOffset - 2), Buffer.from([port >> 8, port & 0xff]), data]);
   }
-  return Buffer.concat([Buffer.from([buf[0]!, buf[1]!, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]), data]);
+  return Buffer.concat([Buffer.from([buf[0], buf[1], 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]), data]);
 }
 
 describe('UDP datagram fuzz', () => {
@@ -443,7 +443,7 @@ describe('UDP datagram fuzz', () => {
       const relays = [pinned.port, unpinned.port];
       const senders: Array<[string, UdpSocket]> = [['client', client], ...Object.entries(strangers)];
       for (let i = 0; i < DATAGRAMS; i++) {
-        const [name, sock] = r.next() < 0.6 ? senders[0]! : r.pick(senders.slice(1));
+        const [name, sock] = r.next() < 0.6 ? senders[0] : r.pick(senders.slice(1));
         const raw = r.next() < 0.2 ? r.bytes(r.int(0, 300)) : r.next() < 0.3 ? validDatagram(r) : mutate(r, validDatagram(r));
         const dgram = confineDatagram(raw, targetPort, name);
         const relayPort = r.pick(relays);

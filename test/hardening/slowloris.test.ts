@@ -112,7 +112,7 @@ describe('slowloris', () => {
     const timeouts = closed.filter((c) => c.outcome.kind === 'handshake-timeout');
     assert.equal(timeouts.length, 4 * EACH, 'each slow client ended as a handshake timeout, nothing else did');
     assert.ok(timeouts.every((c) => c.command === undefined && c.user === undefined), 'none got as far as a command or a login');
-    t.diagnostic(`${timeouts.length} handshake timeouts; sample: ${timeouts[0]!.outcome.message}`);
+    t.diagnostic(`${timeouts.length} handshake timeouts; sample: ${timeouts[0].outcome.message}`);
 
     // The established session was silent for longer than the handshake deadline and still works.
     assert.equal(early.socket.closed, false);

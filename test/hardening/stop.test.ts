@@ -39,7 +39,7 @@ async function loadUp(
   port: number,
   echoPort: number,
   blackholePort: number,
-): Promise<{ all: Socket[]; stopTraffic(): void; bindPorts: number[]; udpPorts: number[] }> {
+): Promise<{ all: Socket[]; stopTraffic: () => void; bindPorts: number[]; udpPorts: number[] }> {
   const all: Socket[] = [];
   const bindPorts: number[] = [];
   const udpPorts: number[] = [];

@@ -186,7 +186,7 @@ export async function socksConnect(
     }
     socket.write(Buffer.from([5, 1, 0, 1, ...targetHost.split('.').map(Number), targetPort >> 8, targetPort & 0xff]));
     const head = await readBytes(socket, 10, ms);
-    return { socket, rep: head[1]! };
+    return { socket, rep: head[1] };
   } catch (e) {
     socket.destroy();
     throw e;
@@ -202,7 +202,7 @@ export function ipv4Address(ip: string, port: number): number[] {
 export async function readReply(socket: Socket, ms = 10_000): Promise<{ rep: number; host: string; port: number }> {
   const head = await readBytes(socket, 5, ms);
   const atyp = head[3];
-  const rest = atyp === 1 ? 3 + 2 : atyp === 4 ? 15 + 2 : atyp === 3 ? head[4]! + 2 : 0;
+  const rest = atyp === 1 ? 3 + 2 : atyp === 4 ? 15 + 2 : atyp === 3 ? head[4] + 2 : 0;
   const tail = rest > 0 ? await readBytes(socket, rest, ms) : Buffer.alloc(0);
   const all = Buffer.concat([head, tail]);
   const port = all.readUInt16BE(all.length - 2);
@@ -211,8 +211,8 @@ export async function readReply(socket: Socket, ms = 10_000): Promise<{ rep: num
       ? [...all.subarray(4, 8)].join('.')
       : atyp === 4
         ? Array.from({ length: 8 }, (_, i) => all.readUInt16BE(4 + 2 * i).toString(16)).join(':')
-        : all.subarray(5, 5 + head[4]!).toString();
-  return { rep: head[1]!, host, port };
+        : all.subarray(5, 5 + head[4]).toString();
+  return { rep: head[1], host, port };
 }
 
 /** Greeting + a BIND or UDP ASSOCIATE request; resolves with the control socket and the first reply. */
@@ -310,8 +310,8 @@ async function spawnReady(cmd: string, args: string[], ready: RegExp, ms = 15_00
   children.add(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => {
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => {
     err += d;
     if (err.length > 4 * 1024 * 1024) err = err.slice(-1024 * 1024); // keep the tail of a chatty log
   });

@@ -57,7 +57,7 @@ function collectingLogger(): { logger: Logger; lines: string[] } {
 async function readReply(c: RawClient): Promise<{ reply: Reply; bytes: Buffer }> {
   const head = await c.read(5);
   assert.equal(head.length, 5, 'a reply, not a closed connection');
-  const rest = await c.read(head[3] === 0x04 ? 17 : head[3] === 0x03 ? head[4]! + 2 : 5);
+  const rest = await c.read(head[3] === 0x04 ? 17 : head[3] === 0x03 ? head[4] + 2 : 5);
   const bytes = Buffer.concat([head, rest]);
   const r = parseReply(bytes);
   assert.equal(r.status, 'done');
@@ -347,7 +347,7 @@ describe('audit: replies and REP codes', () => {
       const r = await c.readToEnd();
       assert.deepEqual([...r], [0x05, 0x06, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
       await eventually(() => proxy4.recentlyClosed()[0]?.outcome.reply === 0x06);
-      assert.match(proxy4.recentlyClosed()[0]!.outcome.message, /timed out/);
+      assert.match(proxy4.recentlyClosed()[0].outcome.message, /timed out/);
     } finally {
       await hole.dispose();
     }
@@ -441,7 +441,7 @@ describe('audit: relay', () => {
       client.resume();
       await peerGone(client, c, 'client');
       await eventually(() => proxy.connections().length === 0, WAIT_MS, 'the session to end');
-      assert.equal(proxy.recentlyClosed()[0]!.outcome.kind, 'error');
+      assert.equal(proxy.recentlyClosed()[0].outcome.kind, 'error');
     } finally {
       await done();
     }
@@ -480,7 +480,7 @@ describe('audit: relay', () => {
         assert.equal((await c.read(12))[3], 0x00);
         await eventually(() => targets.length === opened + 1);
         opened++;
-        return { c, t: targets[opened - 1]! };
+        return { c, t: targets[opened - 1] };
       };
       const silent = await open();
       const down = await open(); // the target talks, the client only listens
@@ -499,7 +499,7 @@ describe('audit: relay', () => {
       assert.equal(up.c.closed || up.c.ended, false, 'client→target traffic keeps the session open');
       const closed = server.recentlyClosed();
       assert.equal(closed.length, 1);
-      assert.equal(closed[0]!.outcome.kind, 'idle-timeout');
+      assert.equal(closed[0].outcome.kind, 'idle-timeout');
       assert.equal(server.stats().active, 2);
       down.c.destroy();
       up.c.destroy();
@@ -584,7 +584,7 @@ describe('audit: backpressure (CONNECT and BIND, both ways)', () => {
 
       const down = await socksClient(port, connectRequest('127.0.0.1', tport), 1); // down.s stays paused: never reads
       await eventually(() => targets.length === 2);
-      const n2 = await pushIntoDeafReader(targets[1]!);
+      const n2 = await pushIntoDeafReader(targets[1]);
       t.diagnostic(`target → deaf client: ${(n2 / MiB).toFixed(1)} MiB taken`);
       assert.ok(n2 < BOUND, `target → deaf client: ${(n2 / MiB).toFixed(1)} MiB taken`);
       down.s.destroy();
@@ -709,7 +709,7 @@ describe('audit: events, snapshots and stats', () => {
     assert.equal(c.startedAt, o.startedAt);
     assert.ok(c.outcome.kind.startsWith('closed'), c.outcome.message);
     assert.deepEqual(c.remote, last.remote);
-    assert.equal(proxy.recentlyClosed()[0]!.id, big, 'recentlyClosed: newest first');
+    assert.equal(proxy.recentlyClosed()[0].id, big, 'recentlyClosed: newest first');
     assert.equal(proxy.connection(big), undefined);
 
     // stats(): totals include the closed sessions.
@@ -828,7 +828,7 @@ describe('audit: BIND and UDP ASSOCIATE extras', () => {
       await within(
         new Promise<void>((resolve, reject) => {
           probe.once('error', reject);
-          probe.bind(senders[0]!, () => resolve());
+          probe.bind(senders[0], () => resolve());
         }),
         'binding the outbound socket’s port',
       );
@@ -877,8 +877,8 @@ describe('audit: CLI', () => {
     const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
       child.once('exit', (code, signal) => r({ code, signal })),
     );

@@ -21,8 +21,8 @@ interface Running {
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Running = { child, stdout: '', stderr: '', exited: new Promise((res) => child.on('exit', (code) => res(code))) };
-  child.stdout!.on('data', (d) => (r.stdout += d));
-  child.stderr!.on('data', (d) => (r.stderr += d));
+  child.stdout.on('data', (d) => (r.stdout += d));
+  child.stderr.on('data', (d) => (r.stderr += d));
   return r;
 }
 
@@ -188,9 +188,9 @@ describe('CLI (dist/cli.js)', () => {
       }
       const lines = closes();
       assert.equal(lines.length, 2, r.stderr);
-      assert.match(lines[0]!, new RegExp(`info  #1 127\\.0\\.0\\.1:\\d+ SOCKS5 CONNECT localhost:${http.port} closed: closed by (client|target) \\(↑\\d+ B ↓(\\d+) B, \\d+\\.\\d s\\)$`));
-      assert.ok(Number(/↓(\d+) B/.exec(lines[0]!)![1]) > 'via cli\n'.length, 'the download counted');
-      assert.match(lines[1]!, /info  #2 127\.0\.0\.1:\d+ SOCKS5 CONNECT 127\.0\.0\.1:1 closed: refused \(0x05\)/);
+      assert.match(lines[0], new RegExp(`info  #1 127\\.0\\.0\\.1:\\d+ SOCKS5 CONNECT localhost:${http.port} closed: closed by (client|target) \\(↑\\d+ B ↓(\\d+) B, \\d+\\.\\d s\\)$`));
+      assert.ok(Number(/↓(\d+) B/.exec(lines[0])![1]) > 'via cli\n'.length, 'the download counted');
+      assert.match(lines[1], /info  #2 127\.0\.0\.1:\d+ SOCKS5 CONNECT 127\.0\.0\.1:1 closed: refused \(0x05\)/);
     }
   });
 
@@ -199,8 +199,8 @@ describe('CLI (dist/cli.js)', () => {
     const r: Running = (() => {
       const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} --port 0`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
       const x: Running = { child, stdout: '', stderr: '', exited: new Promise((res) => child.on('exit', (code) => res(code))) };
-      child.stdout!.on('data', (d) => (x.stdout += d));
-      child.stderr!.on('data', (d) => (x.stderr += d));
+      child.stdout.on('data', (d) => (x.stdout += d));
+      child.stderr.on('data', (d) => (x.stderr += d));
       return x;
     })();
     children.push(r);
@@ -216,8 +216,8 @@ describe('CLI (dist/cli.js)', () => {
     // Its own process group, so that cleanup after a failure can reach a proxy left behind.
     const child = spawn('npm', ['start', '--silent', '--', '--port', '0'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const r: Running = { child, stdout: '', stderr: '', exited: new Promise((res) => child.on('exit', (code) => res(code))) };
-    child.stdout!.on('data', (d) => (r.stdout += d));
-    child.stderr!.on('data', (d) => (r.stderr += d));
+    child.stdout.on('data', (d) => (r.stdout += d));
+    child.stderr.on('data', (d) => (r.stderr += d));
     try {
       const port = await listening(r, 60_000);
       // As a script or a service manager would: the signal to npm's own PID, not to the group.

@@ -102,7 +102,7 @@ describe('CONNECT without auth', () => {
       assert.equal(reply[1], 0x00);
       assert.deepEqual([...reply.subarray(4, 8)], [127, 0, 0, 1]);
       await eventually(() => seen.length === 1);
-      assert.equal(reply.readUInt16BE(8), seen[0]!.port);
+      assert.equal(reply.readUInt16BE(8), seen[0].port);
       c.destroy();
     } finally {
       await close(target);
@@ -246,7 +246,7 @@ describe('CONNECT without auth', () => {
     assert.equal(mine.remote?.port, echo4.port);
     assert.ok(proxy.closeConnection(mine.id));
     await c.waitClosed();
-    assert.equal(proxy.recentlyClosed()[0]!.outcome.kind, 'closed-by-user');
+    assert.equal(proxy.recentlyClosed()[0].outcome.kind, 'closed-by-user');
   });
 });
 
@@ -424,7 +424,7 @@ describe('limits and timeouts', () => {
       assert.equal(greeted.closed || third.closed, false);
       assert.equal(server.stats().shed, 1);
       assert.equal(server.stats().refused, 0);
-      assert.equal(server.recentlyClosed()[0]!.outcome.shed, true);
+      assert.equal(server.recentlyClosed()[0].outcome.shed, true);
       for (const c of [greeted, third, newcomer]) c.destroy();
     } finally {
       await server.stop();

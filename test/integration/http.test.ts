@@ -321,7 +321,7 @@ describe('HTTP proxy: the PAC names an address the client can reach', () => {
         c.write(Buffer.from(`GET /proxy.pac HTTP/1.1\r\n${host === undefined ? '' : `Host: ${host}\r\n`}\r\n`.replace('HTTP/1.1', host === undefined ? 'HTTP/1.0' : 'HTTP/1.1')));
         const r = await readResponse(c);
         c.destroy();
-        return /return "([^"]*)"/.exec(r.body.toString())![1]!;
+        return /return "([^"]*)"/.exec(r.body.toString())![1];
       };
       assert.match(await get(`127.0.0.1:${port}`), new RegExp(`^SOCKS5 127\\.0\\.0\\.1:${port}; `));
       assert.match(await get('localhost:4321'), /^SOCKS5 localhost:4321; /);

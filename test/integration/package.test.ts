@@ -116,7 +116,7 @@ describe(`the npm package (${BIN}), installed from its tarball, and the service 
     assert.equal(verify.code, 0, verify.stderr);
     assert.equal(verify.stderr, '', 'no warnings (an unknown key is only a warning)');
     // Its command line, with --port 0 after it (1080 may be taken on this machine).
-    const args = exec[2]!.split(' ');
+    const args = exec[2].split(' ');
     assert.deepEqual(args.slice(0, 2), ['--host', '127.0.0.1'], 'this machine only, as written');
     const proxy = await serve(installed, [...args, '--port', '0'], env());
     const { socket } = await SocksClient.createConnection({
@@ -133,15 +133,15 @@ describe(`the npm package (${BIN}), installed from its tarball, and the service 
     const recipe = readFileSync(join(ROOT, 'docs', 'Containerfile'), 'utf8');
     assert.match(recipe, /^FROM node:20-bookworm-slim/m, 'a Debian base with Node 20');
     assert.match(recipe, /node scripts\/pack-cli\.mjs --out \/pkg/, 'built with the same pack script as tested above');
-    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(recipe)![1]!) as string[];
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(recipe)![1]) as string[];
     assert.equal(cmd[0], BIN);
     // As it is, with no password: a one-line refusal before anything listens.
-    const refused = await run(cmd[0]!, cmd.slice(1), 15_000, env());
+    const refused = await run(cmd[0], cmd.slice(1), 15_000, env());
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /^socks5-proxy-cli: no password for user "proxy"/);
     // With a password, on loopback (the tests listen on nothing else) and any free port.
     const args = cmd.slice(1).map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a === '1080' ? '0' : a));
-    const proxy = await serve(cmd[0]!, args, env({ SOCKS5_PASSWORD: 'container secret' }));
+    const proxy = await serve(cmd[0], args, env({ SOCKS5_PASSWORD: 'container secret' }));
     try {
       const { socket } = await SocksClient.createConnection({
         proxy: { host: '127.0.0.1', port: proxy.port, type: 5, userId: 'proxy', password: 'container secret' },

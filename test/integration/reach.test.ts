@@ -37,8 +37,8 @@ async function startCli(args: string[]): Promise<Cli> {
   const child = spawn(process.execPath, [CLI, '--port', '0', '-v', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const c: Cli = { child, port: 0, stderr: '' };
   let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (c.stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (c.stderr += d));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const m = /listening on .+:(\d+)\n/.exec(stdout);
@@ -213,7 +213,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
       s.on('error', () => {});
       s.write('SSH-2.0-reach-test\r\n');
       s.once('data', (d) => {
-        banners.push(String(d).split('\r\n')[0]!);
+        banners.push(String(d).split('\r\n')[0]);
         s.destroy();
       });
     });
@@ -341,7 +341,7 @@ describe('Use This Proxy With… lines against the CLI', () => {
       const m = /^ssh -o ProxyCommand='(.+)' user@host$/.exec(l);
       assert.ok(m, l);
       // The placeholder filled in inside the quoted command, as the user would.
-      const cmd = m[1]!.replace(PASSWORD_PLACEHOLDER, sq(PASSWORD)).replace('%h', '127.0.0.1').replace('%p', String(echo.port));
+      const cmd = m[1].replace(PASSWORD_PLACEHOLDER, sq(PASSWORD)).replace('%h', '127.0.0.1').replace('%p', String(echo.port));
       const before = connects(c, `127.0.0.1:${echo.port}`);
       const r = await bash(`printf 'ping-through-socks\\n' | ${cmd}`, { env: cleanEnv(), timeoutMs: 20_000 });
       assert.equal(r.stdout, 'ping-through-socks\n', `${cmd}\n${r.stderr}`);

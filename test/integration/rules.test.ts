@@ -360,8 +360,8 @@ describe('CLI flags (dist/cli.js)', () => {
   async function cli(args: string[]): Promise<{ port: number; child: ChildProcess; stderr: () => string }> {
     const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    const [line] = (await within(once(child.stdout!, 'data'), 'the listening line')) as [Buffer];
+    child.stderr.on('data', (d) => (err += d));
+    const [line] = (await within(once(child.stdout, 'data'), 'the listening line')) as [Buffer];
     const m = /listening on .+:(\d+)/.exec(String(line));
     assert.ok(m, String(line));
     return { port: Number(m[1]), child, stderr: () => err };

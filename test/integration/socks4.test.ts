@@ -40,7 +40,7 @@ describe('SOCKS4 / SOCKS4a without users', () => {
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, 'hello through socks4\n');
     await eventually(() => proxy.recentlyClosed().length > 0, WAIT_MS, 'the session to close');
-    const c = proxy.recentlyClosed()[0]!;
+    const c = proxy.recentlyClosed()[0];
     assert.equal(c.protocol, 'socks4');
     assert.equal(c.command, 'connect');
     assert.deepEqual(c.destination, { type: 'ipv4', host: '127.0.0.1', port: http.port });
@@ -166,7 +166,7 @@ describe('protocol switches', () => {
       assert.equal((await c.readToEnd()).length, 0, 'no reply');
       const r = await run('curl', ['-sS', '--max-time', '10', '--socks4', `127.0.0.1:${port}`, `http://127.0.0.1:${echo.port}/`]);
       assert.notEqual(r.code, 0);
-      const info = server.recentlyClosed()[0]!;
+      const info = server.recentlyClosed()[0];
       assert.equal(info.outcome.kind, 'protocol-error');
       assert.match(info.outcome.message, /0x04/);
       // SOCKS5 is on.

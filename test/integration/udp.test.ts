@@ -117,7 +117,7 @@ const ip = (host: string) => canonicalIp(host) ?? host;
 function only(proxy: Socks5Server): ConnectionInfo {
   const all = proxy.connections();
   assert.equal(all.length, 1);
-  return all[0]!;
+  return all[0];
 }
 
 describe('UDP ASSOCIATE', () => {
@@ -304,7 +304,7 @@ describe('UDP ASSOCIATE', () => {
       ctl.socket.end(); // a FIN only: the proxy must notice it on a connection that carries nothing else
       await ctl.waitClosed();
       await eventually(() => proxy.connections().length === 0, WAIT_MS, 'the association to end');
-      const closed = proxy.recentlyClosed()[0]!;
+      const closed = proxy.recentlyClosed()[0];
       assert.equal(closed.command, 'udpAssociate');
       assert.equal(closed.outcome.kind, 'closed-by-client');
       assert.equal(closed.datagramsUp, 1);
@@ -343,7 +343,7 @@ describe('UDP ASSOCIATE', () => {
         assert.equal(SocksClient.parseUDPFrame(await udp.next()).data.toString(), 'once');
         await ctl.waitClosed();
         await eventually(() => p2.connections().length === 0);
-        assert.equal(p2.recentlyClosed()[0]!.outcome.kind, 'idle-timeout');
+        assert.equal(p2.recentlyClosed()[0].outcome.kind, 'idle-timeout');
         udp.close();
       } finally {
         await p2.stop();

@@ -30,7 +30,7 @@ const curl = (port: number, url: string, extra: string[] = []) =>
 /** The last closed connection, once the proxy has seen it close. */
 async function lastClosed(server: Socks5Server) {
   await eventually(() => server.recentlyClosed().length > 0 && server.connections().length === 0, WAIT_MS, 'the connection to close');
-  return server.recentlyClosed()[0]!;
+  return server.recentlyClosed()[0];
 }
 
 /** One UDP datagram socket on 127.0.0.1 that answers every datagram with "echo:" + it. */
@@ -363,7 +363,7 @@ describe('upstream: bypass and failure', () => {
       assert.equal(upstream.stats().total, before, 'the upstream saw nothing');
       assert.equal((await curl(via.port, `http://127.0.0.1:${http.port}/`)).stdout, 'bypass test\n');
       await eventually(() => via.server.recentlyClosed().length === 2);
-      assert.equal(via.server.recentlyClosed()[0]!.route, `socks5h://127.0.0.1:${upstreamPort}`);
+      assert.equal(via.server.recentlyClosed()[0].route, `socks5h://127.0.0.1:${upstreamPort}`);
       assert.equal(upstream.stats().total, before + 1);
     } finally {
       await via.server.stop();

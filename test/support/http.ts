@@ -120,7 +120,7 @@ export async function readResponse(c: RawClient, opts: { head?: boolean } = {}):
     if (line === '') break;
   }
   const lines = head.trimEnd().split('\r\n');
-  const status = Number(lines[0]!.split(' ')[1]);
+  const status = Number(lines[0].split(' ')[1]);
   const headers: Record<string, string> = {};
   for (const l of lines.slice(1)) {
     const i = l.indexOf(':');

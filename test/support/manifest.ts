@@ -13,8 +13,10 @@ function resolveNls(v: unknown, nls: Record<string, string>): unknown {
   return v;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function readManifest(): Record<string, any> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the manifest is JSON the tests walk freely
+type Manifest = Record<string, any>;
+
+export function readManifest(): Manifest {
   const nls = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.nls.json'), 'utf8')) as Record<string, string>;
-  return resolveNls(JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')), nls) as Record<string, any>;
+  return resolveNls(JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')), nls) as Manifest;
 }

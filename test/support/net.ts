@@ -263,13 +263,13 @@ export async function neverAccepting(host = '127.0.0.1', port = 0): Promise<{ po
   const fillers: Socket[] = [];
   const dispose = async (): Promise<void> => {
     for (const f of fillers) f.destroy();
-    py.stdin!.end();
+    py.stdin.end();
     const t = setTimeout(() => py.kill('SIGKILL'), WAIT_MS);
     await exited;
     clearTimeout(t);
   };
   const line = await Promise.race([
-    once(py.stdout!, 'data').then(([d]) => String(d)),
+    once(py.stdout, 'data').then(([d]) => String(d)),
     new Promise<undefined>((r) => setTimeout(() => r(undefined), WAIT_MS)),
   ]);
   if (line === undefined) {

@@ -246,8 +246,8 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
     if (stderr.length < 256 * 1024) stderr += d.toString();
   });
   let stopped: Promise<void> | undefined;
@@ -278,10 +278,10 @@ async function startPeer(
   const keep = (d: Buffer) => {
     if (output.length < 64 * 1024) output += d.toString();
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const side = createWriteStream(`${logFile}.stderr`, { flags: 'a' });
-  child.stderr!.pipe(side);
+  child.stderr.pipe(side);
   const log = () => {
     let file = '';
     try {
@@ -363,7 +363,7 @@ function removeStaleUsers(): void {
     } catch {
       alive = false;
     }
-    if (!alive) spawnSync('userdel', [m[1]!], { stdio: 'ignore' });
+    if (!alive) spawnSync('userdel', [m[1]], { stdio: 'ignore' });
   }
 }
 

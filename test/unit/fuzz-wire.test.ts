@@ -117,7 +117,7 @@ function streamed(parse: Parser, buf: Buffer, sizes: number[]): Parse<unknown> {
   let have = 0;
   let i = 0;
   for (;;) {
-    const step = sizes.length > 0 ? sizes[i++ % sizes.length]! : buf.length;
+    const step = sizes.length > 0 ? sizes[i++ % sizes.length] : buf.length;
     have = Math.min(buf.length, have + step);
     const r = parse(Buffer.from(buf.subarray(0, have))); // a copy: the parser may not keep views into it
     checkShape(r, buf.subarray(0, have));
@@ -234,7 +234,7 @@ describe('structure of what the parsers accept', () => {
         if (r.status !== 'done') return;
         assert.equal(buf[0], 5);
         assert.equal(r.value.methods.length, buf[1]);
-        assert.equal(r.length, 2 + buf[1]!);
+        assert.equal(r.length, 2 + buf[1]);
         assert.deepEqual(r.value.methods, [...buf.subarray(2, r.length)]);
       }),
       opts,
@@ -249,8 +249,8 @@ describe('structure of what the parsers accept', () => {
           if (r.status === 'error') assert.equal(r.reply, 0x01, 'every auth error answers status failure');
           return;
         }
-        const ulen = buf[1]!;
-        const plen = buf[2 + ulen]!;
+        const ulen = buf[1];
+        const plen = buf[2 + ulen];
         assert.ok(ulen >= 1 && plen >= 1);
         assert.equal(r.length, 3 + ulen + plen);
         assert.deepEqual(r.value.password, buf.subarray(3 + ulen, 3 + ulen + plen));
@@ -309,8 +309,8 @@ function expectedIPv6(host: string): string {
   const canonical = new URL(`http://[${host}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
   if (!mapped) return canonical;
-  const hi = parseInt(mapped[1]!, 16);
-  const lo = parseInt(mapped[2]!, 16);
+  const hi = parseInt(mapped[1], 16);
+  const lo = parseInt(mapped[2], 16);
   return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
 }
 
@@ -329,7 +329,7 @@ const domainName = fc.oneof(
 
 const host = fc.oneof(
   fc.ipV4().map((h) => ({ h, type: 'ipv4' as const, want: h })),
-  fc.ipV6().map((h) => ({ h, type: (/^\d+\.\d+\.\d+\.\d+$/.test(expectedIPv6(h)) ? 'ipv4' : 'ipv6') as 'ipv4' | 'ipv6', want: expectedIPv6(h) })),
+  fc.ipV6().map((h) => ({ h, type: (/^\d+\.\d+\.\d+\.\d+$/.test(expectedIPv6(h)) ? 'ipv4' : 'ipv6'), want: expectedIPv6(h) })),
   domainName.map((h) => ({ h, type: 'domain' as const, want: h })),
 );
 

@@ -4,6 +4,7 @@
 // Hand-picked cases first, then properties (fast-check) for any split and any bytes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { ChunkedReader, encodeChunk, LAST_CHUNK } from '../../src/engine/protocol/http/chunked';
 import { DEFAULT_HEAD_LIMITS, HeadReader, type HeadResult } from '../../src/engine/protocol/http/head';
@@ -40,14 +41,14 @@ function request(text: string): RequestHead | RequestError {
 function ok(text: string): RequestHead {
   const r = request(text);
   assert.ok(!('code' in r), `expected a request, got ${JSON.stringify(r)}`);
-  return r as RequestHead;
+  return r;
 }
 
 function refused(text: string, code = 400): string {
   const r = request(text);
   assert.ok('code' in r, `expected ${code}, got a request`);
-  assert.equal((r as RequestError).code, code, (r as RequestError).reason);
-  return (r as RequestError).reason;
+  assert.equal((r).code, code, (r).reason);
+  return (r).reason;
 }
 
 function response(text: string, method = 'GET'): ResponseHead {
@@ -374,7 +375,7 @@ describe('own answers and credentials', () => {
     // ISO-8859-1 bytes (Python requests): not UTF-8, so a second reading is offered.
     const latin = creds('Basic ' + Buffer.from('jörg:wörd', 'latin1').toString('base64'));
     assert.equal(latin?.latin1, 'jörg');
-    assert.equal(Buffer.from(latin!.password.toString('latin1'), 'utf8').toString(), 'wörd');
+    assert.equal(Buffer.from(latin.password.toString('latin1'), 'utf8').toString(), 'wörd');
     assert.equal(creds('Basic ' + Buffer.from('jörg:wörd').toString('base64'))?.latin1, undefined);
     assert.equal(basicCredentials([]), undefined);
   });
@@ -400,7 +401,7 @@ describe('PAC file and status page', () => {
     assert.match(pac, /function FindProxyForURL\(url, host\) \{\n {2}return "SOCKS5 127\.0\.0\.1:1080; SOCKS 127\.0\.0\.1:1080; PROXY 127\.0\.0\.1:1080";\n\}/);
     assert.doesNotMatch(pac, /DIRECT/);
     // It is JavaScript: it runs, and answers the list for any URL.
-    const find = new Function(`${pac}; return FindProxyForURL;`)() as (u: string, h: string) => string;
+    const find = runInNewContext(`${pac}; FindProxyForURL`) as (u: string, h: string) => string;
     assert.equal(find('http://a.test/', 'a.test'), pacProxyList('127.0.0.1', 1080, doors));
   });
 
@@ -464,7 +465,7 @@ describe('request heads: properties', () => {
         if (out.status !== 'done') return;
         const req = parseRequestHead(out.lines);
         assert.ok(!('code' in req), JSON.stringify(req));
-        const q = req as RequestHead;
+        const q = req;
         assert.equal(q.method, method);
         assert.deepEqual(q.target, { form: 'absolute', host: h, type: /^\d+\.\d+\.\d+\.\d+$/.test(h) ? 'ipv4' : 'domain', port, path });
         assert.deepEqual(q.fields.slice(1), fields);

@@ -185,7 +185,7 @@ describe('l10n: runtime strings', () => {
 function manifestKeys(value: unknown, out = new Map<string, string>(), at = ''): Map<string, string> {
   if (typeof value === 'string') {
     const m = /^%([^%\s]+)%$/.exec(value);
-    if (m) out.set(m[1]!, at);
+    if (m) out.set(m[1], at);
   } else if (Array.isArray(value)) {
     value.forEach((v, i) => manifestKeys(v, out, `${at}[${i}]`));
   } else if (value && typeof value === 'object') {
@@ -219,7 +219,7 @@ describe('l10n: manifest', () => {
 
   it('package.nls.json has exactly the keys package.json uses', () => {
     const nls = readJson('package.nls.json');
-    const missing = [...keys.keys()].filter((k) => typeof nls[k] !== 'string' || (nls[k] as string).trim() === '');
+    const missing = [...keys.keys()].filter((k) => typeof nls[k] !== 'string' || (nls[k]).trim() === '');
     const stale = Object.keys(nls).filter((k) => !keys.has(k));
     assert.deepEqual({ missing, stale }, { missing: [], stale: [] });
   });

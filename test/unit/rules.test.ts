@@ -335,7 +335,7 @@ describe('properties', () => {
       fc.property(fc.array(piece, { maxLength: 12 }).map((a) => a.join('')), (line) => {
         const { rules, errors } = parseRules([line]);
         assert.equal(rules.length + errors.length, line.trim() === '' ? 0 : 1);
-        for (const r of rules) assert.deepEqual(parseRules([r.text]).rules[0]!.text, r.text);
+        for (const r of rules) assert.deepEqual(parseRules([r.text]).rules[0].text, r.text);
         for (const e of errors) assert.match(e, /^rule 1: /);
       }),
       { numRuns: RUNS * 4 },

@@ -15,7 +15,7 @@ const props: Record<string, { default: unknown; scope?: string; minimum?: number
   pkg.contributes.configuration.properties;
 const commandIds: string[] = pkg.contributes.commands.map((c: { command: string }) => c.command);
 const commandsSource = readFileSync(path.join(root, 'src', 'vscode', 'commands.ts'), 'utf8');
-const registered = [...commandsSource.matchAll(/register\('([\w.]+)'/g)].map((m) => m[1]!);
+const registered = [...commandsSource.matchAll(/register\('([\w.]+)'/g)].map((m) => m[1]);
 
 describe('package.json contributes', () => {
   it('contributes exactly the settings the code reads, each with a markdownDescription', () => {
@@ -24,22 +24,22 @@ describe('package.json contributes', () => {
   });
 
   it('has the same defaults as the validator', () => {
-    const raw = Object.fromEntries(SETTING_KEYS.map((k) => [k, props[`socks5.${k}`]!.default]));
+    const raw = Object.fromEntries(SETTING_KEYS.map((k) => [k, props[`socks5.${k}`].default]));
     const r = validateSettings(raw);
     assert.ok(r.ok, JSON.stringify(r));
     assert.deepEqual(r.settings, DEFAULT_SETTINGS);
   });
 
   it('has the same limits as the validator', () => {
-    assert.equal(props['socks5.port']!.minimum, 0);
-    assert.equal(props['socks5.port']!.maximum, 65535);
-    assert.equal(props['socks5.maxConnections']!.maximum, LIMITS.maxConnectionsMax);
+    assert.equal(props['socks5.port'].minimum, 0);
+    assert.equal(props['socks5.port'].maximum, 65535);
+    assert.equal(props['socks5.maxConnections'].maximum, LIMITS.maxConnectionsMax);
     for (const t of ['handshake', 'connect', 'idle', 'bind']) {
-      const p = props[`socks5.timeouts.${t}`]!;
+      const p = props[`socks5.timeouts.${t}`];
       assert.equal(p.maximum, LIMITS.timeoutMaxSeconds, t);
       // The minimum in the manifest is accepted, one below it is not.
-      assert.ok(validateSettings({ [`timeouts.${t}`]: p.minimum } as never).ok, t);
-      assert.ok(!validateSettings({ [`timeouts.${t}`]: p.minimum! - 1 } as never).ok, t);
+      assert.ok(validateSettings({ [`timeouts.${t}`]: p.minimum }).ok, t);
+      assert.ok(!validateSettings({ [`timeouts.${t}`]: p.minimum! - 1 }).ok, t);
     }
   });
 
@@ -48,7 +48,7 @@ describe('package.json contributes', () => {
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
     assert.equal(pkg.capabilities.virtualWorkspaces, false);
     for (const k of MACHINE_KEYS) {
-      assert.equal(props[`socks5.${k}`]!.scope, 'machine', k);
+      assert.equal(props[`socks5.${k}`].scope, 'machine', k);
       assert.ok(restricted.includes(`socks5.${k}`), k);
     }
     assert.deepEqual(pkg.extensionKind, ['workspace']);
@@ -81,7 +81,7 @@ describe('package.json contributes', () => {
     for (const [menu, entries] of Object.entries(menus)) {
       for (const e of entries) assert.ok(commandIds.includes(e.command), `${menu}: ${e.command}`);
     }
-    const palette = Object.fromEntries(menus.commandPalette!.map((e) => [e.command, e.when]));
+    const palette = Object.fromEntries(menus.commandPalette.map((e) => [e.command, e.when]));
     assert.equal(palette['socks5.start'], '!socks5.running');
     assert.equal(palette['socks5.stop'], 'socks5.running');
     assert.equal(palette['socks5.copyDestination'], 'false');

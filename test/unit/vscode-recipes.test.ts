@@ -91,11 +91,11 @@ describe('terminal environment', () => {
   });
 
   it('SOCKS5 off: ALL_PROXY is the HTTP door', () => {
-    assert.equal(proxyEnvironment(V4, HTTP_ONLY)[0]![1], 'http://127.0.0.1:1080');
+    assert.equal(proxyEnvironment(V4, HTTP_ONLY)[0][1], 'http://127.0.0.1:1080');
   });
 
   it('carries credentials only when given them', () => {
-    assert.equal(proxyEnvironment(V4, SOCKS_ONLY, { user: 'alice', password: 's3cr:t' })[0]![1], 'socks5h://alice:s3cr%3At@127.0.0.1:1080');
+    assert.equal(proxyEnvironment(V4, SOCKS_ONLY, { user: 'alice', password: 's3cr:t' })[0][1], 'socks5h://alice:s3cr%3At@127.0.0.1:1080');
   });
 });
 
@@ -326,7 +326,7 @@ describe('status bar tooltip in remote windows', () => {
 
   it('links only to commands its MarkdownString trusts', () => {
     const md = statusTooltip({ ...base, reach: { whereabouts: whereabouts(V4, true, undefined), httpOnly: false } });
-    for (const m of md.matchAll(/\(command:([\w.]+)/g)) assert.ok((STATUS_TOOLTIP_COMMANDS as readonly string[]).includes(m[1]!), m[1]);
+    for (const m of md.matchAll(/\(command:([\w.]+)/g)) assert.ok((STATUS_TOOLTIP_COMMANDS as readonly string[]).includes(m[1]), m[1]);
   });
 });
 
@@ -337,18 +337,18 @@ describe('walkthrough (package.json contributes.walkthroughs)', () => {
   const [walk] = pkg.contributes.walkthroughs as Array<{ id: string; steps: Array<{ id: string; description: string; media: { markdown: string }; when?: string }> }>;
 
   it('is the one socks5.openWalkthrough opens, with the four steps, each with its action button and page', () => {
-    assert.equal(walk!.id, WALKTHROUGH_ID);
+    assert.equal(walk.id, WALKTHROUGH_ID);
     assert.deepEqual(
-      walk!.steps.map((s) => s.id),
+      walk.steps.map((s) => s.id),
       ['start', 'fromThisComputer', 'pointTool', 'watch'],
     );
-    for (const step of walk!.steps) {
-      const links = [...step.description.matchAll(/\]\(command:([\w.]+)\)/g)].map((m) => m[1]!);
+    for (const step of walk.steps) {
+      const links = [...step.description.matchAll(/\]\(command:([\w.]+)\)/g)].map((m) => m[1]);
       assert.equal(links.length, 1, step.id);
-      assert.ok(commands.has(links[0]!), links[0]);
+      assert.ok(commands.has(links[0]), links[0]);
       assert.ok(existsSync(path.join(root, step.media.markdown)), step.media.markdown);
     }
-    assert.equal(walk!.steps.find((s) => s.id === 'fromThisComputer')!.when, 'remoteName');
+    assert.equal(walk.steps.find((s) => s.id === 'fromThisComputer')!.when, 'remoteName');
   });
 
   it('ships its pages in the VSIX', () => {

@@ -35,7 +35,7 @@ describe('socks5.rules.* settings', () => {
   });
 
   it('wrong types are errors', () => {
-    const v = validateSettings({ 'rules.destinations': 'deny *', 'rules.clients': [3], 'rules.blockPrivate': 'yes' } as RawSettings);
+    const v = validateSettings({ 'rules.destinations': 'deny *', 'rules.clients': [3], 'rules.blockPrivate': 'yes' });
     assert.ok(!v.ok);
     assert.equal(v.errors.length, 3);
   });

@@ -67,39 +67,39 @@ describe('validateSettings', () => {
     for (const port of [-1, 65536, 1.5, '1080', true, NaN]) {
       const errs = errorsOf({ port });
       assert.equal(errs.length, 1);
-      assert.match(errs[0]!, /^socks5\.port must be an integer 0–65535/);
+      assert.match(errs[0], /^socks5\.port must be an integer 0–65535/);
     }
     assert.equal(valid({ port: 65535 }).port, 65535);
   });
 
   it('rejects bad hosts with the setting name, strips brackets and spaces', () => {
-    assert.match(errorsOf({ host: '' })[0]!, /^socks5\.host must not be empty/);
-    assert.match(errorsOf({ host: '   ' })[0]!, /^socks5\.host must not be empty/);
-    assert.match(errorsOf({ host: 42 })[0]!, /^socks5\.host must be a string/);
-    assert.match(errorsOf({ host: 'not a host' })[0]!, /^socks5\.host must be an IPv4 or IPv6 address or a host name/);
-    assert.match(errorsOf({ host: '999.1.1.1' })[0]!, /^socks5\.host/);
+    assert.match(errorsOf({ host: '' })[0], /^socks5\.host must not be empty/);
+    assert.match(errorsOf({ host: '   ' })[0], /^socks5\.host must not be empty/);
+    assert.match(errorsOf({ host: 42 })[0], /^socks5\.host must be a string/);
+    assert.match(errorsOf({ host: 'not a host' })[0], /^socks5\.host must be an IPv4 or IPv6 address or a host name/);
+    assert.match(errorsOf({ host: '999.1.1.1' })[0], /^socks5\.host/);
     assert.equal(valid({ host: '[::1]' }).host, '::1');
     assert.equal(valid({ host: ' 127.0.0.2 ' }).host, '127.0.0.2');
     assert.equal(valid({ host: 'my-box.example.com' }).host, 'my-box.example.com');
   });
 
   it('checks users: list of distinct, non-empty, ≤255-byte names', () => {
-    assert.match(errorsOf({ 'auth.users': 'alice' })[0]!, /^socks5\.auth\.users must be a list/);
-    assert.match(errorsOf({ 'auth.users': ['alice', ''] })[0]!, /^socks5\.auth\.users entry 2 must not be empty/);
-    assert.match(errorsOf({ 'auth.users': [7] })[0]!, /^socks5\.auth\.users entry 1 must be a string/);
-    assert.match(errorsOf({ 'auth.users': ['a', 'a'] })[0]!, /lists "a" more than once/);
-    assert.match(errorsOf({ 'auth.users': [' bob'] })[0]!, /must not start or end with a space/);
-    assert.match(errorsOf({ 'auth.users': ['x'.repeat(256)] })[0]!, /at most 255 bytes/);
+    assert.match(errorsOf({ 'auth.users': 'alice' })[0], /^socks5\.auth\.users must be a list/);
+    assert.match(errorsOf({ 'auth.users': ['alice', ''] })[0], /^socks5\.auth\.users entry 2 must not be empty/);
+    assert.match(errorsOf({ 'auth.users': [7] })[0], /^socks5\.auth\.users entry 1 must be a string/);
+    assert.match(errorsOf({ 'auth.users': ['a', 'a'] })[0], /lists "a" more than once/);
+    assert.match(errorsOf({ 'auth.users': [' bob'] })[0], /must not start or end with a space/);
+    assert.match(errorsOf({ 'auth.users': ['x'.repeat(256)] })[0], /at most 255 bytes/);
     // 255 bytes of 2-byte characters is 127 characters, not 255.
-    assert.match(errorsOf({ 'auth.users': ['é'.repeat(128)] })[0]!, /at most 255 bytes/);
+    assert.match(errorsOf({ 'auth.users': ['é'.repeat(128)] })[0], /at most 255 bytes/);
     assert.deepEqual(valid({ 'auth.users': ['x'.repeat(255), 'ü'] }).users.length, 2);
   });
 
   it('checks timeouts (seconds, ranges) and converts them to ms', () => {
-    assert.match(errorsOf({ 'timeouts.handshake': 0 })[0]!, /^socks5\.timeouts\.handshake must be a number of seconds 1–86400/);
-    assert.match(errorsOf({ 'timeouts.idle': -1 })[0]!, /^socks5\.timeouts\.idle .*0 = no idle timeout/);
-    assert.match(errorsOf({ 'timeouts.bind': Infinity })[0]!, /^socks5\.timeouts\.bind/);
-    assert.match(errorsOf({ 'timeouts.connect': '10' })[0]!, /^socks5\.timeouts\.connect/);
+    assert.match(errorsOf({ 'timeouts.handshake': 0 })[0], /^socks5\.timeouts\.handshake must be a number of seconds 1–86400/);
+    assert.match(errorsOf({ 'timeouts.idle': -1 })[0], /^socks5\.timeouts\.idle .*0 = no idle timeout/);
+    assert.match(errorsOf({ 'timeouts.bind': Infinity })[0], /^socks5\.timeouts\.bind/);
+    assert.match(errorsOf({ 'timeouts.connect': '10' })[0], /^socks5\.timeouts\.connect/);
     assert.deepEqual(timeoutsToMs({ handshake: 10, connect: 2.5, idle: 0, bind: 60 }), {
       handshakeMs: 10_000,
       connectMs: 2_500,
@@ -109,10 +109,10 @@ describe('validateSettings', () => {
   });
 
   it('checks booleans and maxConnections', () => {
-    assert.match(errorsOf({ 'commands.bind': 'yes' })[0]!, /^socks5\.commands\.bind must be true or false/);
-    assert.match(errorsOf({ autoStart: 1 })[0]!, /^socks5\.autoStart must be true or false/);
-    assert.match(errorsOf({ maxConnections: 0 })[0]!, /^socks5\.maxConnections must be an integer 1–100000/);
-    assert.match(errorsOf({ allowUnauthenticatedRemote: 'true' })[0]!, /^socks5\.allowUnauthenticatedRemote/);
+    assert.match(errorsOf({ 'commands.bind': 'yes' })[0], /^socks5\.commands\.bind must be true or false/);
+    assert.match(errorsOf({ autoStart: 1 })[0], /^socks5\.autoStart must be true or false/);
+    assert.match(errorsOf({ maxConnections: 0 })[0], /^socks5\.maxConnections must be an integer 1–100000/);
+    assert.match(errorsOf({ allowUnauthenticatedRemote: 'true' })[0], /^socks5\.allowUnauthenticatedRemote/);
   });
 
   it('reports every problem at once and summarizes them', () => {
@@ -130,7 +130,7 @@ describe('validateSettings', () => {
     const r = validateSettings({ 'commands.connect': false, 'commands.bind': false, 'commands.udpAssociate': false });
     assert.ok(r.ok);
     assert.equal(r.warnings.length, 1);
-    assert.match(r.warnings[0]!.message, /every request will be refused/);
+    assert.match(r.warnings[0].message, /every request will be refused/);
   });
 
   it('reads the protocol switches (all on by default), checks their type, warns when all are off', () => {
@@ -211,7 +211,7 @@ describe('planStart', () => {
     const allowed = planStart(valid({ host: '0.0.0.0', allowUnauthenticatedRemote: true }), pw([]));
     assert.ok(allowed.ok);
     assert.equal(allowed.warnings.length, 1);
-    assert.match(allowed.warnings[0]!.english, /without authentication/);
+    assert.match(allowed.warnings[0].english, /without authentication/);
   });
 
   it('allows a non-loopback host with a user that has a password', () => {

@@ -30,12 +30,12 @@ describe('socks5.upstream settings', () => {
     assert.equal(valid({}).upstream.url, '');
     assert.equal(valid({ 'upstream.url': 'vscode' }).upstream.url, 'vscode');
     assert.equal(valid({ 'upstream.url': ' socks5h://alice@proxy.example:1080 ' }).upstream.url, 'socks5h://alice@proxy.example:1080');
-    assert.match(errorsOf({ 'upstream.url': 'https://proxy:443' })[0]!, /^socks5\.upstream\.url is invalid: https:\/\/ upstreams \(TLS to the proxy\) are not supported/);
-    assert.match(errorsOf({ 'upstream.url': 'proxy:1080' })[0]!, /^socks5\.upstream\.url is invalid: .*not a URL/);
-    assert.match(errorsOf({ 'upstream.url': 'socks5://u:pw@h' })[0]!, /password apart from the URL/);
-    assert.match(errorsOf({ 'upstream.url': 42 })[0]!, /^socks5\.upstream\.url must be a URL/);
-    assert.match(errorsOf({ 'upstream.bypass': ['10.0.0.0/33'] })[0]!, /^socks5\.upstream\.bypass bypass pattern 1: /);
-    assert.match(errorsOf({ 'upstream.bypass': ['*.corp user:alice'] })[0]!, /cannot name users/);
+    assert.match(errorsOf({ 'upstream.url': 'https://proxy:443' })[0], /^socks5\.upstream\.url is invalid: https:\/\/ upstreams \(TLS to the proxy\) are not supported/);
+    assert.match(errorsOf({ 'upstream.url': 'proxy:1080' })[0], /^socks5\.upstream\.url is invalid: .*not a URL/);
+    assert.match(errorsOf({ 'upstream.url': 'socks5://u:pw@h' })[0], /password apart from the URL/);
+    assert.match(errorsOf({ 'upstream.url': 42 })[0], /^socks5\.upstream\.url must be a URL/);
+    assert.match(errorsOf({ 'upstream.bypass': ['10.0.0.0/33'] })[0], /^socks5\.upstream\.bypass bypass pattern 1: /);
+    assert.match(errorsOf({ 'upstream.bypass': ['*.corp user:alice'] })[0], /cannot name users/);
   });
 
   it('planStart: the upstream option, with the password kept apart', () => {

@@ -125,7 +125,7 @@ function listen(session: CommandContext, allowed: ReadonlySet<string> | undefine
     client.pause();
     client.removeListener('data', onData);
     client.removeListener('end', onEnd);
-    return early.length === 1 ? early[0]! : Buffer.concat(early);
+    return early.length === 1 ? early[0] : Buffer.concat(early);
   };
 
   const onListenError = (err: Error) => {

@@ -152,7 +152,7 @@ export function failureForError(err: unknown): FailureKind {
 
 export function errorCode(err: unknown): string | undefined {
   if (typeof err === 'string') return err;
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err).code === 'string') {
     return (err as { code: string }).code;
   }
   return undefined;

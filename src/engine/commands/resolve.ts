@@ -24,10 +24,10 @@ export function handleResolve(ctx: CommandContext): void {
 export function handleResolvePtr(ctx: CommandContext): void {
   const { host, type } = ctx.destination;
   if (type === 'domain') return ctx.fail('unsupported-address', 'RESOLVE_PTR needs an address, not a name');
-  const reverse = ctx.config.resolver.reverse;
-  if (!reverse) return ctx.fail('unsupported-command', 'this resolver has no reverse lookup');
+  const resolver = ctx.config.resolver;
+  if (!resolver.reverse) return ctx.fail('unsupported-command', 'this resolver has no reverse lookup');
   ctx.update({ state: 'connecting' });
-  reverse.call(ctx.config.resolver, host).then(
+  resolver.reverse(host).then(
     (names) => {
       const name = names.find((n) => n.length > 0 && Buffer.byteLength(n) <= 255);
       if (name === undefined) return failed(ctx, `no name for ${host}`);

@@ -69,7 +69,7 @@ function dialDirect(target: Destination, options: DialOptions, resolve: (d: Dial
       else if (attempts.size === 0) finish(lastErr);
     };
     socket.once('error', onError);
-    const address = addresses[next++]!;
+    const address = addresses[next++];
     socket.connect({ host: address, port: target.port }, () => {
       socket.removeListener('error', onError);
       clearTimeout(stagger);

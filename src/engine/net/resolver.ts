@@ -23,7 +23,7 @@ export const systemResolver: Resolver = {
 export function resolverFor(options: Pick<ServerOptions, 'resolve' | 'resolver'>): Resolver {
   if (options.resolver) return options.resolver;
   const fn = options.resolve;
-  return fn ? { resolve: (host) => fn(host), reverse: systemResolver.reverse } : systemResolver;
+  return fn ? { resolve: (host) => fn(host), reverse: (ip) => systemResolver.reverse!(ip) } : systemResolver;
 }
 
 export interface Resolved {
@@ -84,7 +84,7 @@ export class DnsCache {
       (addresses) => {
         const address = addresses[0];
         const family = address === undefined ? 0 : isIP(address);
-        settle(family === 0 ? null : { address: address!, family: family === 6 ? 6 : 4 });
+        settle(family === 0 ? null : { address: address, family: family === 6 ? 6 : 4 });
       },
       () => settle(null),
     );

@@ -30,7 +30,7 @@ export type DoorTable = ReadonlyArray<Door | undefined>;
 
 /** The table for the doors switched on: looked up once per connection, by index. */
 export function doorTable(doors: readonly Door[], on: ProtocolSwitches): DoorTable {
-  const table: Array<Door | undefined> = new Array(256).fill(undefined);
+  const table = new Array<Door | undefined>(256).fill(undefined);
   for (let b = 0; b < 256; b++) table[b] = doors.find((d) => on[d.name] && d.accepts(b));
   return table;
 }

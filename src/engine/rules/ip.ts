@@ -58,10 +58,10 @@ function v6Words(text: string): [number, number, number, number] {
     groups = [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r];
   }
   return [
-    ((groups[0]! << 16) | groups[1]!) >>> 0,
-    ((groups[2]! << 16) | groups[3]!) >>> 0,
-    ((groups[4]! << 16) | groups[5]!) >>> 0,
-    ((groups[6]! << 16) | groups[7]!) >>> 0,
+    ((groups[0] << 16) | groups[1]) >>> 0,
+    ((groups[2] << 16) | groups[3]) >>> 0,
+    ((groups[4] << 16) | groups[5]) >>> 0,
+    ((groups[6] << 16) | groups[7]) >>> 0,
   ];
 }
 
@@ -80,7 +80,7 @@ export function parseIp(text: string): Ip | undefined {
 const V4_MASKS: number[] = Array.from({ length: 33 }, (_, p) => (p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0));
 
 function v6Mask(prefix: number): number[] {
-  return [0, 1, 2, 3].map((i) => V4_MASKS[Math.max(0, Math.min(32, prefix - 32 * i))]!);
+  return [0, 1, 2, 3].map((i) => V4_MASKS[Math.max(0, Math.min(32, prefix - 32 * i))]);
 }
 
 export function formatIp(ip: Ip): string {
@@ -121,25 +121,25 @@ export function parseCidr(text: string): Cidr | string {
     prefix -= 96;
   }
   if (ip.v === 4) {
-    const mask = V4_MASKS[prefix]!;
+    const mask = V4_MASKS[prefix];
     const base = (ip.n & mask) >>> 0;
     const addr = formatIp({ v: 4, n: base });
     return { v: 4, base: [base], mask: [mask], prefix, text: prefix === 32 ? addr : `${addr}/${prefix}` };
   }
   const mask = v6Mask(prefix);
-  const base = ip.w.map((x, i) => (x & mask[i]!) >>> 0) as [number, number, number, number];
+  const base = ip.w.map((x, i) => (x & mask[i]) >>> 0) as [number, number, number, number];
   const addr = formatIp({ v: 6, w: base });
   return { v: 6, base, mask, prefix, text: prefix === 128 ? addr : `${addr}/${prefix}` };
 }
 
 export function cidrContains(c: Cidr, ip: Ip): boolean {
-  if (ip.v === 4) return c.v === 4 && ((ip.n & c.mask[0]!) >>> 0) === c.base[0];
+  if (ip.v === 4) return c.v === 4 && ((ip.n & c.mask[0]) >>> 0) === c.base[0];
   if (c.v !== 6) return false;
   const w = ip.w;
   const m = c.mask;
   const b = c.base;
   return (
-    ((w[0] & m[0]!) >>> 0) === b[0] && ((w[1] & m[1]!) >>> 0) === b[1] && ((w[2] & m[2]!) >>> 0) === b[2] && ((w[3] & m[3]!) >>> 0) === b[3]
+    ((w[0] & m[0]) >>> 0) === b[0] && ((w[1] & m[1]) >>> 0) === b[1] && ((w[2] & m[2]) >>> 0) === b[2] && ((w[3] & m[3]) >>> 0) === b[3]
   );
 }
 

@@ -105,7 +105,7 @@ function parseHost(text: string): Parsed<HostMatcher> {
   }
   if (!ascii.some((l) => l.includes('*'))) return { ok: true, value: { kind: 'name', name: ascii.join('.') } };
   const esc = (l: string) => l.replace(/[.+?^${}()|[\]\\-]/g, '\\$&').replace(/\*/g, '[^.]*');
-  const head = ascii[0] === '*' ? '(?:[^.]+\\.)+' : `${esc(ascii[0]!)}\\.`;
+  const head = ascii[0] === '*' ? '(?:[^.]+\\.)+' : `${esc(ascii[0])}\\.`;
   return { ok: true, value: { kind: 'glob', re: new RegExp(`^${head}${rest.map(esc).join('\\.')}$`) } };
 }
 
@@ -114,7 +114,7 @@ function parsePorts(text: string): Parsed<PortRange[] | undefined> {
   const ranges: PortRange[] = [];
   for (const part of text.split(',')) {
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
-    const from = m ? +m[1]! : NaN;
+    const from = m ? +m[1] : NaN;
     const to = m?.[2] !== undefined ? +m[2] : from;
     if (!m || from > 65535 || to > 65535) return fail(`"${text}" is not a port (0-65535), a range (8000-8999) or *`);
     if (from > to) return fail(`port range "${part}" runs backwards`);
@@ -147,14 +147,14 @@ function splitHostPort(text: string): { host: string; ports?: string } {
 export function parsePattern(input: string): Parsed<Pattern> {
   const tokens = input.trim().split(/\s+/).filter((t) => t !== '');
   if (tokens.length === 0) return fail('empty pattern');
-  const hostPort = tokens[0]!;
+  const hostPort = tokens[0];
   if (/^user:/i.test(hostPort)) return fail(`"${input.trim()}" has users but no destination (use * for any)`);
   let users: string[] | undefined;
   for (let i = 1; i < tokens.length; i++) {
-    const t = tokens[i]!;
+    const t = tokens[i];
     const m = /^user:(.*)$/i.exec(t);
     if (!m) return fail(`unexpected "${t}" (after the destination only user:NAME may follow)`);
-    let list = m[1]!;
+    let list = m[1];
     if (list === '' && i + 1 < tokens.length) list = tokens[++i]!;
     const names = list.split(',').filter((n) => n !== '');
     if (names.length === 0) return fail('user: needs a user name');
@@ -208,7 +208,7 @@ function hostTest(h: HostMatcher): (t: Target) => boolean {
 
 /** Port and user only (the host part aside). */
 function appliesTest(ports: readonly PortRange[] | undefined, users: readonly string[] | undefined): (t: Target) => boolean {
-  const one = ports?.length === 1 ? ports[0]! : undefined;
+  const one = ports?.length === 1 ? ports[0] : undefined;
   const portOk =
     ports === undefined
       ? undefined

@@ -36,8 +36,8 @@ export function parseRule(line: string): Parsed<Rule> {
   if (word !== 'allow' && word !== 'deny') {
     return { ok: false, error: `"${line.trim()}" must start with allow or deny` };
   }
-  const p = parsePattern(m![2]!);
-  if (!p.ok) return { ok: false, error: m![2]!.trim() === '' ? `"${line.trim()}" needs a destination (use * for any)` : p.error };
+  const p = parsePattern(m![2]);
+  if (!p.ok) return { ok: false, error: m![2].trim() === '' ? `"${line.trim()}" needs a destination (use * for any)` : p.error };
   return { ok: true, value: { index: 0, action: word, pattern: p.value, text: `${word} ${p.value.text}` } };
 }
 
@@ -149,8 +149,8 @@ export class DestinationPolicy {
     }
     const rules = t.name === undefined ? this.addressOnly : this.rules;
     for (let i = 0; i < rules.length; i++) {
-      const p = rules[i]!.pattern;
-      if (p.applies(t) && p.hostMatches(t)) return rules[i]!.action === 'allow' ? ALLOWED : denied(rules[i]!, address);
+      const p = rules[i].pattern;
+      if (p.applies(t) && p.hostMatches(t)) return rules[i].action === 'allow' ? ALLOWED : denied(rules[i], address);
     }
     return ALLOWED;
   }

@@ -95,7 +95,7 @@ function waitForPeer(ctx: CommandContext, upstream: CompiledUpstream, socket: So
       ctx.update({ state: 'established', remote, upstream: socket, upstreamHandshakeBytes });
       ctx.succeed(remote);
       ctx.logger.debug(`${ctx.tag} BIND peer ${formatHostPort(remote.host, remote.port)} connected to upstream ${upstream.name}`);
-      relay(ctx, socket, early.length === 1 ? early[0]! : Buffer.concat(early));
+      relay(ctx, socket, early.length === 1 ? early[0] : Buffer.concat(early));
     },
     (err: unknown) => {
       clearTimeout(timer);

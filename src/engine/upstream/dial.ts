@@ -49,7 +49,7 @@ export async function openTunnel(proxy: UpstreamProxy, cmd: number, target: Endp
       throw new UpstreamError(`cannot resolve ${target.host} (${errorCode(err) ?? 'error'})`, 'host-unreachable');
     }
     if (addresses.length === 0) throw new UpstreamError(`cannot resolve ${target.host} (ENOTFOUND)`, 'host-unreachable');
-    to = { host: addresses[0]!, port: target.port };
+    to = { host: addresses[0], port: target.port };
   }
   const left = deps.timeoutMs > 0 ? Math.max(1, deps.timeoutMs - (Date.now() - started)) : 0;
   let socket: Socket;

@@ -93,8 +93,8 @@ export function parseResponseHead(buf: Buffer): Parse<HttpResponseHead> {
     return { status: 'more' };
   }
   const lines = buf.toString('latin1', 0, end).split(/\r?\n/);
-  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]!.replace(/\r$/, ''));
-  if (!m) return { status: 'error', reason: `not an HTTP proxy (status line ${JSON.stringify(lines[0]!.slice(0, 80))})` };
+  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0].replace(/\r$/, ''));
+  if (!m) return { status: 'error', reason: `not an HTTP proxy (status line ${JSON.stringify(lines[0].slice(0, 80))})` };
   if (lines.length - 1 > MAX_HTTP_HEADER_LINES) return { status: 'error', reason: `more than ${MAX_HTTP_HEADER_LINES} response header lines` };
   const headers: Array<[string, string]> = [];
   for (const line of lines.slice(1)) {

@@ -108,15 +108,15 @@ function parseMethodAndReply(buf: Buffer): Parse<{ method: number; reply?: Reply
 
 function parseMethodSelection(buf: Buffer): Parse<number> {
   if (buf.length < 2) return { status: 'more' };
-  if (buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `not a SOCKS5 server (answered 0x${hex(buf[0]!)})` };
-  return { status: 'done', value: buf[1]!, length: 2 };
+  if (buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `not a SOCKS5 server (answered 0x${hex(buf[0])})` };
+  return { status: 'done', value: buf[1], length: 2 };
 }
 
 /** RFC 1929 says VER 0x01; some servers answer with 0x05: either is taken. */
 function parseAuthStatus(buf: Buffer): Parse<number> {
   if (buf.length < 2) return { status: 'more' };
-  if (buf[0] !== AUTH_VERSION && buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `bad authentication reply (0x${hex(buf[0]!)})` };
-  return { status: 'done', value: buf[1]!, length: 2 };
+  if (buf[0] !== AUTH_VERSION && buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `bad authentication reply (0x${hex(buf[0])})` };
+  return { status: 'done', value: buf[1], length: 2 };
 }
 
 function hex(n: number): string {

@@ -51,7 +51,7 @@ export class ChunkedReader {
           continue;
         }
         case 'size': {
-          const c = buf[i]!;
+          const c = buf[i];
           const v = hexValue(c);
           if (v >= 0) {
             if (++this.digits > 13) return this.fail('chunk size too large');
@@ -65,7 +65,7 @@ export class ChunkedReader {
           continue;
         }
         case 'ext': {
-          const c = buf[i++]!;
+          const c = buf[i++];
           if (++this.lineBytes > MAX_CHUNK_LINE) return this.fail('chunk extension too long');
           if (c === 0x0d) this.state = 'size-lf';
           else if ((c < 0x20 && c !== 0x09) || c === 0x7f) return this.fail('control character in a chunk extension');
@@ -94,7 +94,7 @@ export class ChunkedReader {
           this.state = 'size';
           continue;
         case 'trailer': {
-          const c = buf[i++]!;
+          const c = buf[i++];
           if (++this.trailerBytes > MAX_TRAILER_BYTES) return this.fail('trailer section too large');
           if (c === 0x0d) this.state = 'trailer-lf';
           else if ((c < 0x20 && c !== 0x09) || c === 0x7f) return this.fail('control character in a trailer');

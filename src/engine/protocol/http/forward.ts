@@ -77,11 +77,11 @@ class Forwarder {
     const ctx = this.ctx;
     this.inbox = ctx.takePending();
     // Every outbound connection this one has used counts: the ones closed and the current one.
-    const self = this;
+    const bytesRead = (): number => this.downBefore + (this.upstream?.bytesRead ?? 0);
     ctx.update({
       upstream: {
         get bytesRead(): number {
-          return self.downBefore + (self.upstream?.bytesRead ?? 0);
+          return bytesRead();
         },
       },
     });

@@ -88,7 +88,7 @@ export class HeadReader {
       const len = raw.length > 0 && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
       if (len > this.limits.maxLineBytes) return this.tooLong();
       for (let i = 0; i < len; i++) {
-        const c = raw[i]!;
+        const c = raw[i];
         if ((c < 0x20 && c !== 0x09) || c === 0x7f) return this.fail(400, c === CR ? 'bare CR in the head' : `control character 0x${c.toString(16).padStart(2, '0')} in the head`);
       }
       if (len === 0) {
@@ -131,7 +131,7 @@ export function isToken(s: string): boolean {
 export function parseFields(lines: readonly string[], from = 1): Field[] | string {
   const fields: Field[] = [];
   for (let i = from; i < lines.length; i++) {
-    const line = lines[i]!;
+    const line = lines[i];
     // RFC 9112 §5.2: obsolete line folding may be rejected; §5.1: no whitespace before the colon.
     if (line[0] === ' ' || line[0] === '\t') return 'obsolete line folding';
     const colon = line.indexOf(':');
@@ -164,7 +164,7 @@ export function fieldTokens(fields: readonly Field[], name: string): string[] {
 
 /** For log lines and reasons: at most 60 characters, control characters shown as `?`. */
 export function printable(s: string, max = 60): string {
-  // eslint-disable-next-line no-control-regex
+   
   const clean = s.replace(/[\x00-\x1f\x7f-\xff]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

@@ -175,9 +175,9 @@ export const PROXY_AUTHENTICATE: Field = ['Proxy-Authenticate', `Basic realm="${
 export function basicCredentials(fields: readonly Field[]): { username: string; password: Buffer; latin1?: string } | undefined {
   const values = fieldValues(fields, 'proxy-authorization');
   if (values.length !== 1) return undefined;
-  const m = /^basic +([A-Za-z0-9+/]+={0,2})$/i.exec(values[0]!);
-  if (!m || m[1]!.length % 4 === 1) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64');
+  const m = /^basic +([A-Za-z0-9+/]+={0,2})$/i.exec(values[0]);
+  if (!m || m[1].length % 4 === 1) return undefined;
+  const decoded = Buffer.from(m[1], 'base64');
   const colon = decoded.indexOf(0x3a);
   if (colon < 0) {
     decoded.fill(0);

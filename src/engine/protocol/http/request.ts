@@ -53,7 +53,7 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/
 export function parseRequestHead(lines: readonly string[]): RequestHead | RequestError {
   const m = REQUEST_LINE.exec(lines[0] ?? '');
   if (!m) {
-    if (/^[A-Za-z]+ [^ ]+ HTTP\/\d+\.\d+$/.test(lines[0] ?? '')) return { code: 505, reason: `HTTP version not supported: "${printable(lines[0]!)}"` };
+    if (/^[A-Za-z]+ [^ ]+ HTTP\/\d+\.\d+$/.test(lines[0] ?? '')) return { code: 505, reason: `HTTP version not supported: "${printable(lines[0])}"` };
     return { code: 400, reason: `malformed request line "${printable(lines[0] ?? '')}"` };
   }
   const [, method, rawTarget, major, minorText] = m as unknown as [string, string, string, string, string];
@@ -69,7 +69,7 @@ export function parseRequestHead(lines: readonly string[]): RequestHead | Reques
   const hosts = fieldValues(fields, 'host');
   if (hosts.length > 1) return { code: 400, reason: 'more than one Host header' };
   if (minor === 1 && hosts.length === 0) return { code: 400, reason: 'HTTP/1.1 request without a Host header' };
-  if (hosts.length === 1 && hosts[0] !== '' && parseAuthority(hosts[0]!, 80) === undefined) return { code: 400, reason: `bad Host header "${printable(hosts[0]!)}"` };
+  if (hosts.length === 1 && hosts[0] !== '' && parseAuthority(hosts[0], 80) === undefined) return { code: 400, reason: `bad Host header "${printable(hosts[0])}"` };
 
   const framing = requestFraming(fields, minor);
   if ('code' in framing) return framing;
@@ -110,8 +110,8 @@ export function requestFraming(fields: readonly Field[], minor: 0 | 1): Framing 
  * refused rather than reconciled. Returns the length or the reason it is refused.
  */
 export function parseContentLength(values: readonly string[]): number | string {
-  if (values.length > 1 || values[0]!.includes(',')) return 'more than one Content-Length';
-  const v = values[0]!;
+  if (values.length > 1 || values[0].includes(',')) return 'more than one Content-Length';
+  const v = values[0];
   if (!/^\d{1,15}$/.test(v)) return `bad Content-Length "${printable(v)}"`;
   return Number(v);
 }
@@ -131,7 +131,7 @@ function parseTarget(method: string, raw: string): Target | RequestError {
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw);
   if (!scheme) return { code: 400, reason: `bad request target "${printable(raw)}"` };
-  if (scheme[1]!.toLowerCase() !== 'http') return { code: 400, reason: `only http:// URLs can be forwarded (got ${printable(scheme[1]!)}://; use CONNECT for https)` };
+  if (scheme[1].toLowerCase() !== 'http') return { code: 400, reason: `only http:// URLs can be forwarded (got ${printable(scheme[1])}://; use CONNECT for https)` };
   const rest = raw.slice(scheme[0].length);
   const cut = rest.search(/[/?#]/);
   const authority = cut < 0 ? rest : rest.slice(0, cut);

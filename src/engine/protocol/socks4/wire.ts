@@ -53,11 +53,11 @@ function nul(buf: Buffer, from: number, max: number): number {
 
 export function parseSocks4Request(buf: Buffer): Parse<Socks4Request> {
   if (buf.length < 1) return MORE;
-  if (buf[0] !== SOCKS4_VERSION) return error(`not SOCKS4 (version byte 0x${hex(buf[0]!)})`);
+  if (buf[0] !== SOCKS4_VERSION) return error(`not SOCKS4 (version byte 0x${hex(buf[0])})`);
   if (buf.length < 8) return MORE;
-  const cmd = buf[1]!;
+  const cmd = buf[1];
   const port = buf.readUInt16BE(2);
-  const a = buf[4]!, b = buf[5]!, c = buf[6]!, d = buf[7]!;
+  const a = buf[4], b = buf[5], c = buf[6], d = buf[7];
   const u = nul(buf, 8, MAX_USERID);
   if (u === -2) return error(`SOCKS4 user id longer than ${MAX_USERID} bytes (no NUL)`, REPLY4.REJECTED);
   if (u === -1) return MORE;
@@ -110,6 +110,6 @@ export interface Socks4Reply {
 /** The client's side (tests). */
 export function parseSocks4Reply(buf: Buffer): Parse<Socks4Reply> {
   if (buf.length < 8) return MORE;
-  if (buf[0] !== 0) return error(`bad SOCKS4 reply version 0x${hex(buf[0]!)}`);
-  return done({ cd: buf[1]!, port: buf.readUInt16BE(2), host: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}` }, 8);
+  if (buf[0] !== 0) return error(`bad SOCKS4 reply version 0x${hex(buf[0])}`);
+  return done({ cd: buf[1], port: buf.readUInt16BE(2), host: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}` }, 8);
 }

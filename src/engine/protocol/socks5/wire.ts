@@ -81,9 +81,9 @@ export interface Greeting {
 
 export function parseGreeting(buf: Buffer): Parse<Greeting> {
   if (buf.length < 1) return MORE;
-  if (buf[0] !== SOCKS_VERSION) return error(`not SOCKS5 (version byte 0x${hex(buf[0]!)})`);
+  if (buf[0] !== SOCKS_VERSION) return error(`not SOCKS5 (version byte 0x${hex(buf[0])})`);
   if (buf.length < 2) return MORE;
-  const n = buf[1]!;
+  const n = buf[1];
   if (n === 0) return error('greeting offers no methods (NMETHODS 0)', METHOD.NO_ACCEPTABLE);
   if (buf.length < 2 + n) return MORE;
   return done({ methods: Array.from(buf.subarray(2, 2 + n)) }, 2 + n);
@@ -112,12 +112,12 @@ export interface Credentials {
 
 export function parseAuthRequest(buf: Buffer): Parse<Credentials> {
   if (buf.length < 1) return MORE;
-  if (buf[0] !== AUTH_VERSION) return error(`bad auth version 0x${hex(buf[0]!)}`, AUTH_STATUS.FAILURE);
+  if (buf[0] !== AUTH_VERSION) return error(`bad auth version 0x${hex(buf[0])}`, AUTH_STATUS.FAILURE);
   if (buf.length < 2) return MORE;
-  const ulen = buf[1]!;
+  const ulen = buf[1];
   if (ulen === 0) return error('empty username (ULEN 0)', AUTH_STATUS.FAILURE);
   if (buf.length < 2 + ulen + 1) return MORE;
-  const plen = buf[2 + ulen]!;
+  const plen = buf[2 + ulen];
   if (plen === 0) return error('empty password (PLEN 0)', AUTH_STATUS.FAILURE);
   const total = 3 + ulen + plen;
   if (buf.length < total) return MORE;
@@ -159,7 +159,7 @@ export interface Request extends Address {
 /** §5 Addressing: ATYP, DST.ADDR, DST.PORT starting at `offset`. Shared by requests and UDP headers. */
 export function parseAddress(buf: Buffer, offset: number): Parse<Address> {
   if (buf.length < offset + 1) return MORE;
-  const atyp = buf[offset]!;
+  const atyp = buf[offset];
   let host: string;
   let type: Address['type'];
   let end: number;
@@ -178,7 +178,7 @@ export function parseAddress(buf: Buffer, offset: number): Parse<Address> {
       break;
     case ATYP.DOMAIN: {
       if (buf.length < offset + 2) return MORE;
-      const len = buf[offset + 1]!;
+      const len = buf[offset + 1];
       if (len === 0) return error('empty domain name', REP.GENERAL_FAILURE);
       end = offset + 2 + len;
       if (buf.length < end + 2) return MORE;
@@ -195,11 +195,11 @@ export function parseAddress(buf: Buffer, offset: number): Parse<Address> {
 
 export function parseRequest(buf: Buffer): Parse<Request> {
   if (buf.length < 1) return MORE;
-  if (buf[0] !== SOCKS_VERSION) return error(`bad request version 0x${hex(buf[0]!)}`, REP.GENERAL_FAILURE);
+  if (buf[0] !== SOCKS_VERSION) return error(`bad request version 0x${hex(buf[0])}`, REP.GENERAL_FAILURE);
   if (buf.length < 3) return MORE; // VER CMD RSV (RSV is not checked: be liberal in what you accept)
   const addr = parseAddress(buf, 3);
   if (addr.status !== 'done') return addr;
-  return done({ cmd: buf[1]!, ...addr.value }, 3 + addr.length);
+  return done({ cmd: buf[1], ...addr.value }, 3 + addr.length);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,11 +247,11 @@ export interface Reply extends Address {
 /** Parses a reply (the client's side of §6; used by tests and by anything that chains proxies). */
 export function parseReply(buf: Buffer): Parse<Reply> {
   if (buf.length < 1) return MORE;
-  if (buf[0] !== SOCKS_VERSION) return error(`bad reply version 0x${hex(buf[0]!)}`);
+  if (buf[0] !== SOCKS_VERSION) return error(`bad reply version 0x${hex(buf[0])}`);
   if (buf.length < 3) return MORE;
   const addr = parseAddress(buf, 3);
   if (addr.status !== 'done') return addr;
-  return done({ rep: buf[1]!, ...addr.value }, 3 + addr.length);
+  return done({ rep: buf[1], ...addr.value }, 3 + addr.length);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ export function parseUdpHeader(buf: Buffer): { ok: true; value: UdpHeader } | { 
   const addr = parseAddress(buf, 3);
   if (addr.status === 'more') return { ok: false, reason: 'datagram header truncated' };
   if (addr.status === 'error') return { ok: false, reason: addr.reason };
-  return { ok: true, value: { frag: buf[2]!, ...addr.value, dataOffset: 3 + addr.length } };
+  return { ok: true, value: { frag: buf[2], ...addr.value, dataOffset: 3 + addr.length } };
 }
 
 /** RSV RSV FRAG=0 ATYP ADDR PORT: prepend to DATA. */
