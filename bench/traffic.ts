@@ -29,7 +29,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const a: Args = { seconds: 30, connections: 1000, write: true };
   for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
+    const k = argv[i];
     if (k === '--seconds') a.seconds = Number(argv[++i]);
     else if (k === '--connections') a.connections = Number(argv[++i]);
     else if (k === '--no-write') a.write = false;

@@ -74,7 +74,7 @@ export class Ring {
   /** Field `field` of the i-th oldest record. */
   get(i: number, field = 0): number {
     if (i < 0 || i >= this.count) return NaN;
-    return this.data[((this.head + i) % this.capacity) * this.width + field]!;
+    return this.data[((this.head + i) % this.capacity) * this.width + field];
   }
 
   /** One array per field, oldest first. */
@@ -164,8 +164,8 @@ export class RateHistory {
       const a = 2 * i * 3;
       const b = a + 3;
       d[i * 3] = d[b]!;
-      d[i * 3 + 1] = d[a + 1]! + d[b + 1]!;
-      d[i * 3 + 2] = d[a + 2]! + d[b + 2]!;
+      d[i * 3 + 1] = d[a + 1] + d[b + 1];
+      d[i * 3 + 2] = d[a + 2] + d[b + 2];
     }
     this.n /= 2;
     this.step *= 2;
@@ -176,10 +176,10 @@ export class RateHistory {
   points(from = 0): RatePoint[] {
     const out: RatePoint[] = [];
     for (let i = Math.max(0, from); i < this.n; i++) {
-      const start = i === 0 ? this.start : this.data[(i - 1) * 3]!;
-      const end = this.data[i * 3]!;
+      const start = i === 0 ? this.start : this.data[(i - 1) * 3];
+      const end = this.data[i * 3];
       const s = Math.max(1, end - start) / 1000;
-      out.push({ start, end, up: this.data[i * 3 + 1]! / s, down: this.data[i * 3 + 2]! / s });
+      out.push({ start, end, up: this.data[i * 3 + 1] / s, down: this.data[i * 3 + 2] / s });
     }
     return out;
   }
@@ -206,7 +206,7 @@ export class WindowCounter {
       this.stamps[i] = sec;
       this.counts[i] = 0;
     }
-    this.counts[i]! += n;
+    this.counts[i] += n;
   }
 
   /** Events in the last `seconds` seconds before `now` (this second included). */
@@ -214,8 +214,8 @@ export class WindowCounter {
     const sec = Math.floor(now / 1000);
     let sum = 0;
     for (let i = 0; i < this.seconds; i++) {
-      const s = this.stamps[i]!;
-      if (s > sec - this.seconds && s <= sec) sum += this.counts[i]!;
+      const s = this.stamps[i];
+      if (s > sec - this.seconds && s <= sec) sum += this.counts[i];
     }
     return sum;
   }

@@ -58,9 +58,9 @@ export function tableText(title: string, rows: TrafficRow[], nameHeader: string)
     String(r.refusals),
   ]);
   const all = [header, ...body];
-  const widths = header.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
+  const widths = header.map((_, i) => Math.max(...all.map((cells) => cells[i].length)));
   const line = (cells: string[]): string =>
-    '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [title, ...all.map(line)].join('\n');
 }
 

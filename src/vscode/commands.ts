@@ -78,7 +78,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (schemes.length === 0) schemes.push('socks5h');
       const who: Array<string | undefined> = users.length > 1 ? [...users, undefined] : [users[0]];
       const choices = schemes.flatMap((scheme) => who.map((user) => ({ scheme, user, url: buildProxyUrl(address, user, scheme) })));
-      let choice = choices[0]!;
+      let choice = choices[0];
       if (choices.length > 1) {
         const what: Record<ProxyScheme, string> = {
           socks5h: t('SOCKS5, names resolved by the proxy (browsers, curl --proxy, git, ssh)'),
@@ -123,7 +123,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
             label: u,
             description: (await secrets.has(u)) ? t('password set') : t('no password yet'),
             iconPath: new vscode.ThemeIcon('account'),
-            user: u as string | undefined,
+            user: u,
           })),
         );
         const picked = await vscode.window.showQuickPick(

@@ -55,7 +55,7 @@ export class TrafficFeed {
     const total: SeriesPoint[] = [];
     if (tracker) {
       const [t, up, down] = tracker.total.columns();
-      for (let i = 0; i < t!.length; i++) total.push({ t: t![i]!, up: finite(up![i]!), down: finite(down![i]!) });
+      for (let i = 0; i < t.length; i++) total.push({ t: t[i], up: finite(up[i]), down: finite(down[i]) });
     }
     return { type: 'init', strings, windowSeconds: tracker?.total.capacity ?? 300, at, ...state, total };
   }

@@ -241,7 +241,7 @@ export class TrafficPanel extends Disposable {
   private updateSampling(): void {
     const want = this.controller.state === 'running' && this.controller.traffic !== undefined && (this.panel?.visible === true || this.view.visible);
     if (want && this.timer === undefined) {
-      this.controller.traffic!.tick(); // a baseline: the first rate comes a second later
+      this.controller.traffic.tick(); // a baseline: the first rate comes a second later
       this.timer = setInterval(() => this.sample(), SAMPLE_MS);
     } else if (!want) {
       this.stopSampling();

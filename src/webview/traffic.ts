@@ -111,7 +111,7 @@ function draw(c: Chart, runs: Segment[], max: number): void {
     });
     dUp += up;
     dDown += down;
-    dArea += `${down}L${run[run.length - 1]!.x1.toFixed(1)} ${H}L${run[0]!.x0.toFixed(1)} ${H}Z`;
+    dArea += `${down}L${run[run.length - 1].x1.toFixed(1)} ${H}L${run[0].x0.toFixed(1)} ${H}Z`;
   }
   c.up.setAttribute('d', dUp);
   c.down.setAttribute('d', dDown);
@@ -166,7 +166,7 @@ function drawTotal(): void {
     fmt(S.peakAverage, formatRate(peakDown), formatRate(peakUp), formatRate(n ? sumDown / n : 0), formatRate(n ? sumUp / n : 0));
   $('total-summary').textContent = text;
   totalChart.root.setAttribute('aria-label', `${fmt(S.totalChartLabel, Math.round(windowMs / 60_000))}. ${text}`);
-  if (($('total-details') as HTMLDetailsElement).open) drawTotalTable();
+  if ($<HTMLDetailsElement>('total-details').open) drawTotalTable();
 }
 
 function drawTotalTable(): void {
@@ -200,7 +200,7 @@ function drawSelected(): void {
   }
   box.classList.remove('empty');
   const start = selected.startedAt;
-  const end = Math.max(history.length ? history[history.length - 1]!.end : start, start + 1000);
+  const end = Math.max(history.length ? history[history.length - 1].end : start, start + 1000);
   const span = end - start;
   let peak = 0;
   const run: Segment = history.map((p) => {
@@ -275,7 +275,7 @@ function renderCounts(c: NowData): void {
 
 function renderPicker(options: ConnectionOption[]): void {
   if (!S) return;
-  const pick = $('pick') as HTMLSelectElement;
+  const pick = $<HTMLSelectElement>('pick');
   const current = selected?.id;
   const list = options.slice();
   if (current !== undefined && !list.some((o) => o.id === current) && selected) list.unshift({ id: current, label: selected.label });
@@ -403,7 +403,7 @@ function onMessage(m: ToWebview): void {
         drawSelected();
       }
       if (m.connections) renderPicker(m.connections);
-      else if (m.selected !== undefined) ($('pick') as HTMLSelectElement).value = selected ? String(selected.id) : '';
+      else if (m.selected !== undefined) $<HTMLSelectElement>('pick').value = selected ? String(selected.id) : '';
       drawTotal();
       break;
     }

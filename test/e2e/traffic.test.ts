@@ -75,7 +75,7 @@ const MULT: Record<string, number> = { B: 1, KiB: 1024, MiB: MiB, GiB: 1024 * Mi
 function bytesOf(text: string): number {
   const m = /([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(text);
   assert.ok(m, `a size in ${JSON.stringify(text)}`);
-  return Number(m[1]) * MULT[m[2]!]!;
+  return Number(m[1]) * MULT[m[2]];
 }
 
 /** The cells of the destinations table row whose name is `name`. */
@@ -168,7 +168,7 @@ describe('Traffic panel (code-server)', { timeout: 420_000 }, () => {
           'the destination total to reach 50 MiB',
           async () => {
             cells = await destinationRow(frame, dest);
-            return cells.length >= 5 && bytesOf(cells[1]!) >= SIZE;
+            return cells.length >= 5 && bytesOf(cells[1]) >= SIZE;
           },
           { timeoutMs: 15_000 },
         ).catch((e: Error) => {
@@ -177,7 +177,7 @@ describe('Traffic panel (code-server)', { timeout: 420_000 }, () => {
         log(`destination row: ${JSON.stringify(cells)}`);
         assert.equal(cells[0], dest);
         assert.equal(cells[1], '50.0 MiB');
-        assert.match(cells[3]!, /^1( \(\d+ open\))?$/);
+        assert.match(cells[3], /^1( \(\d+ open\))?$/);
         assert.equal(cells[4], '0');
 
         // The total rate curve: drawn, peaking at MiB/s, with the same figures as text.
@@ -186,7 +186,7 @@ describe('Traffic panel (code-server)', { timeout: 420_000 }, () => {
         const summary = await frame.locator('#total-summary').innerText();
         log(`total summary: ${summary}`);
         const peak = /peak ↓ ([\d.]+ (?:B|KiB|MiB|GiB))\/s/.exec(summary);
-        assert.ok(peak && bytesOf(peak[1]!) >= 2 * MiB, summary);
+        assert.ok(peak && bytesOf(peak[1]) >= 2 * MiB, summary);
         assert.match((await frame.locator('#total-chart').getAttribute('aria-label')) ?? '', /Total rate over the last 5 minutes\. Now ↓/);
         // The closed connection stays selected, marked closed.
         await waitFor('the selection to show it closed', async () => /; closed$/.test(await frame.locator('#selected-summary').innerText()), {

@@ -49,20 +49,20 @@ describe('BIND with the socks client', () => {
     const { bound, established } = socksClientBind(port, 5);
     const b = await bound;
     assert.equal(b.remoteHost?.host, '127.0.0.1', 'listens on the control connection’s local address');
-    assert.ok(b.remoteHost!.port > 0);
+    assert.ok(b.remoteHost.port > 0);
 
     const waiting = proxy.connections();
     assert.equal(waiting.length, 1);
-    assert.equal(waiting[0]!.command, 'bind');
-    assert.equal(waiting[0]!.state, 'bind-waiting');
-    assert.deepEqual(waiting[0]!.bound, { host: '127.0.0.1', port: b.remoteHost!.port });
+    assert.equal(waiting[0].command, 'bind');
+    assert.equal(waiting[0].state, 'bind-waiting');
+    assert.deepEqual(waiting[0].bound, { host: '127.0.0.1', port: b.remoteHost.port });
 
-    const peer = await connectFrom(b.remoteHost!.port, '127.0.0.1');
+    const peer = await connectFrom(b.remoteHost.port, '127.0.0.1');
     const e = await established;
     assert.equal(e.remoteHost?.host, '127.0.0.1', 'second reply names the peer');
     assert.equal(e.remoteHost?.port, peer.localPort, 'second reply names the peer’s port');
 
-    const info = proxy.connections()[0]!;
+    const info = proxy.connections()[0];
     assert.equal(info.state, 'established');
     assert.deepEqual(info.remote, { host: '127.0.0.1', port: peer.localPort });
 
@@ -84,7 +84,7 @@ describe('BIND with the socks client', () => {
     await clientEnded;
     e.socket.end();
     await eventually(() => proxy.connections().length === 0, WAIT_MS, 'the session to close');
-    const closed = proxy.recentlyClosed()[0]!;
+    const closed = proxy.recentlyClosed()[0];
     assert.equal(closed.command, 'bind');
     assert.ok(closed.outcome.kind.startsWith('closed'), closed.outcome.message);
     peer.destroy();
@@ -200,7 +200,7 @@ describe('BIND, raw', () => {
     assert.equal(second.rep, 0x06);
     await c.waitClosed();
     await eventually(() => proxy.connections().length === 0, WAIT_MS, 'the session to end');
-    const closed = proxy.recentlyClosed()[0]!;
+    const closed = proxy.recentlyClosed()[0];
     assert.equal(closed.outcome.reply, 0x06);
     // The listener is closed with the session.
     assert.equal(await connectErrorCode({ host: '127.0.0.1', port: first.port }, 'a late connection attempt'), 'ECONNREFUSED');
@@ -217,7 +217,7 @@ describe('BIND, raw', () => {
       c.socket.end();
       await c.waitClosed();
       await eventually(() => proxy2.connections().length === 0, WAIT_MS, 'the session to end');
-      assert.equal(proxy2.recentlyClosed()[0]!.outcome.kind, 'closed-by-client');
+      assert.equal(proxy2.recentlyClosed()[0].outcome.kind, 'closed-by-client');
       assert.equal(await connectErrorCode({ host: '127.0.0.1', port: first.port }, 'a late connection attempt'), 'ECONNREFUSED');
     } finally {
       await proxy2.stop();

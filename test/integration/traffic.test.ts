@@ -22,8 +22,8 @@ interface Running {
 function start(args: string[]): Running {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Running = { child, stdout: '', stderr: '', exited: new Promise((res) => child.on('exit', (code) => res(code))) };
-  child.stdout!.on('data', (d) => (r.stdout += d));
-  child.stderr!.on('data', (d) => (r.stderr += d));
+  child.stdout.on('data', (d) => (r.stdout += d));
+  child.stderr.on('data', (d) => (r.stderr += d));
   return r;
 }
 

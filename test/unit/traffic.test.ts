@@ -171,7 +171,7 @@ describe('TrafficTable', () => {
     assert.equal(sum, (99 * 100) / 2);
     assert.equal(rows.reduce((a, r) => a + r.connections, 0), 100);
     assert.equal(rows.at(-1)!.kind, 'others');
-    assert.equal(rows[0]!.key, 'h99:80');
+    assert.equal(rows[0].key, 'h99:80');
   });
 
   it('never folds a row with an open connection', () => {
@@ -223,9 +223,9 @@ describe('TrafficTracker', () => {
     assert.equal(tracker.connection(a.id)!.rateDown, 10_000);
     assert.equal(tracker.connection(b.id)!.rateDown, 0);
     const [ts, up, down] = tracker.total.columns();
-    assert.equal(ts!.length, 3);
-    assert.deepEqual(down!.slice(1), [6000, 10_000]);
-    assert.deepEqual(up!.slice(1), [100, 0]);
+    assert.equal(ts.length, 3);
+    assert.deepEqual(down.slice(1), [6000, 10_000]);
+    assert.deepEqual(up.slice(1), [100, 0]);
     assert.deepEqual(
       tracker.busiest(5).map((c) => c.id),
       [a.id, b.id],
@@ -460,16 +460,16 @@ describe('traffic report (CSV, JSON, CLI text)', () => {
     const csv = reportToCsv(report);
     const lines = csv.split('\r\n');
     assert.equal(lines[0], CSV_COLUMNS.join(','));
-    assert.match(lines[1]!, /^total,since 1970-01-01T00:16:40\.000Z,120,52428800,2,0,1,0$/);
+    assert.match(lines[1], /^total,since 1970-01-01T00:16:40\.000Z,120,52428800,2,0,1,0$/);
     assert.equal(lines[2], 'destination,"evil,""name"".test:80",120,52428800,1,0,0,0');
     assert.equal(lines[3], 'destination,down.test:81,0,0,1,0,1,0');
     assert.equal(lines[4], 'user,bob,120,52428800,1,0,0,0');
     assert.equal(lines[5], '');
     const json = JSON.parse(reportToJson(report)) as TrafficReport;
     assert.equal(json.totals.bytesDown, 52_428_800);
-    assert.equal(json.destinations[0]!.key, 'evil,"name".test:80');
-    assert.equal(json.destinations[0]!.bytesDown, 52_428_800);
-    assert.equal(json.users[0]!.key, 'bob');
+    assert.equal(json.destinations[0].key, 'evil,"name".test:80');
+    assert.equal(json.destinations[0].bytesDown, 52_428_800);
+    assert.equal(json.users[0].key, 'bob');
   });
 
   it('summarizes a tick in one line and prints tables aligned', () => {

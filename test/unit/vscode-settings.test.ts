@@ -138,10 +138,10 @@ describe('validateSettings', () => {
     assert.deepEqual(valid({ 'protocols.socks4': false }).protocols, { socks5: true, socks4: false, http: true });
     const bad = validateSettings({ 'protocols.http': 'no' });
     assert.ok(!bad.ok);
-    assert.match(bad.errors[0]!.message, /^socks5\.protocols\.http must be true or false/);
+    assert.match(bad.errors[0].message, /^socks5\.protocols\.http must be true or false/);
     const off = validateSettings({ 'protocols.socks5': false, 'protocols.socks4': false, 'protocols.http': false });
     assert.ok(off.ok);
-    assert.match(off.warnings[0]!.message, /every connection will be closed/);
+    assert.match(off.warnings[0].message, /every connection will be closed/);
     const p = planStart(valid({ 'protocols.http': false }), new Map());
     assert.ok(p.ok);
     assert.deepEqual(p.options.protocols, { socks5: true, socks4: true, http: false });
