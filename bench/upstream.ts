@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       for (const name of order) {
         const r = await runClient(built.load, jobFor('conn', args, targets, running.get(name)!, 'socks5'));
         log(`round ${round + 1} ${name}: ${r.ok ? `${r.rate.toFixed(0)} conn/s, ${r.proxyCpuPerConnUs?.toFixed(0)} µs proxy CPU/conn` : `FAILED ${r.error}`}`);
-        if (r.ok) results[name]!.push(r);
+        if (r.ok) results[name].push(r);
       }
     }
   } finally {
@@ -61,8 +61,8 @@ async function main(): Promise<void> {
     for (const h of hops) await h.stop();
     await targets.stop();
   }
-  const cpu = (name: string) => stat(results[name]!.map((r) => r.proxyCpuPerConnUs ?? NaN));
-  const rate = (name: string) => stat(results[name]!.map((r) => r.rate));
+  const cpu = (name: string) => stat(results[name].map((r) => r.proxyCpuPerConnUs ?? NaN));
+  const rate = (name: string) => stat(results[name].map((r) => r.rate));
   const base = cpu('direct');
   if (!base) throw new Error('no successful direct runs');
   const fmt = (s: { median: number; min: number; max: number } | undefined, d = 0) => (s ? `${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})` : 'n/a');
