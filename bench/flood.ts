@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     '',
     `Each newcomer cuts the handshake silent longest; what the proxy cannot hold of the flood waits in the kernel's listen ` +
       `queue, and a newcomer waits behind it, so the tail depends on how fast the proxy's CPU share drains that queue ` +
-      `(load average at the end of this run: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores).`,
+      `(load average at the end of this run: ${loadavg()[0].toFixed(1)} on ${cpus().length} cores).`,
     FLOOD_END,
   ].join('\n');
   process.stdout.write(`${section}\n`);
