@@ -166,6 +166,16 @@ export class ProxyController extends Disposable {
       protocols: running ? running.protocols : s.protocols,
       ...(this.server && this._state === 'running' ? { stats: this.server.stats() } : {}),
       exposed: !isLoopbackHost(address?.host ?? s.host),
+      ...(this.server && running?.rules
+        ? {
+            rules: {
+              destinations: running.rules.destinations?.filter((r) => r.trim() !== '').length ?? 0,
+              clients: running.rules.clients?.filter((c) => c.trim() !== '').length ?? 0,
+              blockPrivate: running.rules.blockPrivate === true,
+              clientsRefused: this.server.stats().clientsRefused,
+            },
+          }
+        : {}),
     };
   }
 

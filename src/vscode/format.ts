@@ -461,6 +461,20 @@ export interface StatusModel {
   exposed?: boolean;
   /** Where the shown address works (remote windows: forwarded or not), while running. */
   reach?: { whereabouts: Whereabouts; httpOnly: boolean };
+  /** The rules in force (counts), and how many clients the allow-list closed, while running. */
+  rules?: { destinations: number; clients: number; blockPrivate: boolean; clientsRefused: number };
+}
+
+/** `3 destination rules, private networks blocked, 1 allowed client range (2 clients refused)`; undefined without rules. */
+export function rulesSummary(r: NonNullable<StatusModel['rules']>): string | undefined {
+  const parts = [
+    ...(r.destinations > 0 ? [tPlural(r.destinations, '{0} destination rule', '{0} destination rules')] : []),
+    ...(r.blockPrivate ? [t('private networks blocked')] : []),
+    ...(r.clients > 0 ? [tPlural(r.clients, '{0} allowed client range', '{0} allowed client ranges')] : []),
+  ];
+  if (parts.length === 0) return undefined;
+  const refused = r.clientsRefused > 0 ? ` (${tPlural(r.clientsRefused, '{0} client refused', '{0} clients refused')})` : '';
+  return `${parts.join(', ')}${refused}`;
 }
 
 /** Status bar text: `$(radio-tower) SOCKS5 :1080 · 3`, `$(circle-slash) SOCKS5`, … */
@@ -532,6 +546,8 @@ export function statusTooltip(m: StatusModel, t: Translate = fill): string {
       lines.push(t('Authentication: {0}', auth));
       if (m.protocols) lines.push(t('Protocols: {0}', enabledProtocolsText(m.protocols)));
       lines.push(t('Commands: {0}', enabledCommandsText(m.commands)));
+      const rules = m.rules && rulesSummary(m.rules);
+      if (rules) lines.push(t('Rules: {0}', rules));
       const s = m.stats ?? { active: 0, total: 0, bytesUp: 0, bytesDown: 0 };
       lines.push(t('Connections: {0} active / {1} total', s.active, s.total));
       lines.push(t('Traffic: {0}', `↑ ${formatBytes(s.bytesUp)} ↓ ${formatBytes(s.bytesDown)}`));

@@ -1,6 +1,7 @@
 // The rules settings (socks5.rules.*) in the VS Code layer's host-free validation and live-apply plan.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { statusTooltip, type StatusModel } from '../../src/vscode/format';
 import { MACHINE_KEYS, planApply, planStart, validateSettings, type RawSettings } from '../../src/vscode/settings';
 
 const plan = (raw: RawSettings) => {
@@ -49,5 +50,24 @@ describe('socks5.rules.* settings', () => {
     assert.deepEqual(change.kind === 'live' && change.live.rules, b.rules);
     assert.deepEqual(change.kind === 'live' && change.changed, ['socks5.rules']);
     assert.equal(planApply(a, plan({ 'rules.destinations': ['deny *.corp.example'], 'rules.blockPrivate': true })).kind, 'live');
+  });
+});
+
+describe('the status tooltip', () => {
+  const base: StatusModel = {
+    state: 'running',
+    address: { host: '127.0.0.1', port: 1080 },
+    configured: { host: '127.0.0.1', port: 1080 },
+    authUsers: 0,
+    commands: { connect: true, bind: true, udpAssociate: true },
+  };
+  it('says which rules are in force and how many clients the allow-list refused; nothing without rules', () => {
+    assert.match(
+      statusTooltip({ ...base, rules: { destinations: 3, clients: 1, blockPrivate: true, clientsRefused: 2 } }),
+      /Rules: 3 destination rules, private networks blocked, 1 allowed client range \(2 clients refused\)/,
+    );
+    assert.match(statusTooltip({ ...base, rules: { destinations: 1, clients: 0, blockPrivate: false, clientsRefused: 0 } }), /Rules: 1 destination rule\n/);
+    assert.doesNotMatch(statusTooltip({ ...base, rules: { destinations: 0, clients: 0, blockPrivate: false, clientsRefused: 0 } }), /Rules:/);
+    assert.doesNotMatch(statusTooltip(base), /Rules:/);
   });
 });
