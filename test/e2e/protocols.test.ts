@@ -83,7 +83,7 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
           assert.ok(description.startsWith(`${c.protocol} · 127.0.0.1:`), `description names ${c.protocol}: ${JSON.stringify(description)}`);
           const aria = (await row.getAttribute('aria-label')) ?? '';
           const named = [c.protocol, c.command, c.label].filter((x) => x !== '').join(' ');
-        assert.ok(aria.startsWith(`${named}, established, from 127.0.0.1:`), `accessible label: ${JSON.stringify(aria)}`);
+          assert.ok(aria.startsWith(`${named}, established, from 127.0.0.1:`), `accessible label: ${JSON.stringify(aria)}`);
           // The tooltip (hover) names it too.
           // The view re-renders rows while bytes move, which can close a hover: one more round of tries.
           await hoverText(page, row, `Protocol: ${c.protocol}`).catch(() => hoverText(page, row, `Protocol: ${c.protocol}`));
@@ -133,8 +133,8 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
   test('an HTTP CONNECT download (curl -p -x http://…) shows as HTTP CONNECT with its destination', async () => {
     await heldConnectionShows({
       name: 'http connect held connection',
-      client: curl('-p', '-x', `http://127.0.0.1:${port}`, `http://localhost:${web.port}/slow`),
-      label: `localhost:${web.port}`,
+      client: curl('-p', '-x', `http://127.0.0.1:${port}`, `http://127.0.0.1:${web2.port}/slow`),
+      label: `127.0.0.1:${web2.port}`,
       protocol: 'HTTP CONNECT',
       // The protocol's name says it.
       command: '',
