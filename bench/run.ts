@@ -11,9 +11,10 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { measureActivation } from './activation';
+import { measureExtensionHostCpu } from './extensionHost';
 import { cpuSeconds, memory, type Memory, type Watch } from './proc';
 import { bareNode, dante, direct, microsocks, NOFILE, ours, proxyChain, stopChild, tinyproxy, withNofile, type Contender, type Running } from './servers';
-import { HTTP_METRICS, render, renderHttp, spliceHttpSection, stat, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
+import { HTTP_METRICS, render, renderHttp, spliceHttpSection, spliceSection, stat, type Environment, type ExtensionFigures, type Metric, type Result, type Runs } from './report';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -27,6 +28,8 @@ export interface Args {
   idleConnections: number;
   /** Extra builds of the CLI to run side by side (A/B testing an engine change). */
   compare: string[];
+  /** `--only exthost`: other packaged extensions to measure side by side (e.g. main's). */
+  compareVsix: string[];
 }
 
 export function parseArgs(argv: string[]): Args {
@@ -40,6 +43,7 @@ export function parseArgs(argv: string[]): Args {
     // The proxy holds two sockets per connection: 10,000 when the fd limit allows it.
     idleConnections: Math.min(10_000, Math.floor((NOFILE - 100) / 200) * 100),
     compare: [],
+    compareVsix: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -56,9 +60,10 @@ export function parseArgs(argv: string[]): Args {
     else if (k === '--no-write') a.write = false;
     else if (k === '--idle-connections') a.idleConnections = Number(v());
     else if (k === '--compare') a.compare.push(resolve(v()));
+    else if (k === '--compare-vsix') a.compareVsix.push(resolve(v()));
     else if (k === '-h' || k === '--help') {
       process.stdout.write(
-        'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32,hdown1,hconn,activation]\n' +
+        'npm run bench -- [--quick] [--rounds N] [--only down1,up1,down8,up8,conn,rtt,idle,udp1,udp32,hdown1,hconn,activation] | --only exthost [--compare-vsix other.vsix]\n' +
           '                 [--servers ours,floor,microsocks,dante,tinyproxy,proxychain] [--idle-connections N] [--out FILE] [--no-write]\n' +
           '   --only hdown1,hconn: the HTTP CONNECT rows alone (with this project\'s SOCKS5 download for comparison);\n' +
           '                        they rewrite only their section of the output file.\n' +
@@ -357,6 +362,7 @@ const WARM_UP_METRICS = ['conn', 'hconn'];
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.only?.length === 1 && args.only[0] === 'exthost') return extensionHostOnly(args);
   const only = args.only ? METRICS.filter((m) => args.only!.includes(m.id)) : METRICS;
   // The HTTP CONNECT rows alone rewrite only their own section of the output.
   const httpOnly = args.only !== undefined && only.length > 0 && only.every((m) => HTTP_METRICS.includes(m.id));
@@ -521,6 +527,53 @@ async function main(): Promise<void> {
   if (!failed) rmSync(work, { recursive: true, force: true });
   else log(`some runs failed: logs and raw results kept in ${work}`);
   log('done');
+}
+
+const EXTHOST_START = '<!-- bench:exthost -->';
+const EXTHOST_END = '<!-- /bench:exthost -->';
+
+/**
+ * `--only exthost`: the extension host's CPU with 3,000 connections and the Connections view
+ * visible (bench/extensionHost.ts), for this build and for each `--compare-vsix` (e.g. main's),
+ * written into its own section of docs/benchmarks.md (a full run keeps that section).
+ */
+async function extensionHostOnly(args: Args): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'socks5-bench-'));
+  const built = await build(work);
+  const fig = extensionFigures(built.extensionBuilt, work);
+  if (!fig.vsix) throw new Error(`no VSIX: ${fig.vsixNote ?? ''}`);
+  const connections = args.quick ? 1_000 : 3_000;
+  const builds: { label: string; vsix: string }[] = [
+    { label: `this build (${environment(args).commit})`, vsix: fig.vsix },
+    ...args.compareVsix.map((v) => ({ label: basename(v), vsix: v })),
+  ];
+  const rows: string[] = [];
+  for (const b of builds) {
+    log(`exthost: ${b.label}: ${connections} connections, the Connections view visible`);
+    const r = await measureExtensionHostCpu(b.vsix, { connections, seconds: args.quick ? 10 : 20, rounds: args.rounds, log });
+    const s = stat(r.samples);
+    rows.push(
+      `| ${b.label} | ${r.connections.toLocaleString('en-US')} | ${s ? `${(s.median * 100).toFixed(1)} % (${(s.min * 100).toFixed(1)}–${(s.max * 100).toFixed(1)})` : r.note ?? 'n/a'} |`,
+    );
+  }
+  const env = environment(args);
+  const section = [
+    EXTHOST_START,
+    '## Extension host under load (issue 18)',
+    '',
+    `The extension host's CPU (share of one core; median of ${args.rounds} windows of ${args.quick ? 10 : 20} s, min–max) with the proxy in it holding N tunnels, each echoing 64 bytes each way once a second (every row's bytes change), and the Connections view visible, in code-server 4.100.3 with headless Chromium. Command: \`${env.command}\`; ${env.date}; ${env.cpu}.`,
+    '',
+    '| build | connections | extension host CPU |',
+    '|---|---:|---:|',
+    ...rows,
+    EXTHOST_END,
+  ].join('\n');
+  if (args.write) {
+    const doc = existsSync(args.out) ? readFileSync(args.out, 'utf8') : '# Benchmarks\n';
+    writeFileSync(args.out, spliceSection(doc, EXTHOST_START, EXTHOST_END, section));
+    log(`rewrote the extension host section of ${args.out}`);
+  } else process.stdout.write(`${section}\n`);
+  rmSync(work, { recursive: true, force: true });
 }
 
 /** Whether a contender can run a metric's load: HTTP CONNECT rows need an HTTP door, the rest SOCKS5. */

@@ -22,7 +22,7 @@ export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
   const log = new Log();
   context.subscriptions.push(log);
   const secrets = new Secrets(context.secrets, log);
-  const ctl = new ProxyController(log, secrets);
+  const ctl = new ProxyController(log, secrets, context.globalState);
   controller = ctl;
   context.subscriptions.push(ctl);
 
@@ -30,7 +30,7 @@ export function activate(context: vscode.ExtensionContext): Socks5ProxyApi {
   background(vscode.commands.executeCommand('setContext', 'socks5.state', 'stopped'), log);
 
   const reach = new Reach(ctl, log, secrets, context.environmentVariableCollection);
-  const view = new ConnectionsView(ctl, reach);
+  const view = new ConnectionsView(ctl, reach, context.globalState);
   const traffic = new TrafficPanel(ctl, context.extensionUri, view, log);
   context.subscriptions.push(
     reach,

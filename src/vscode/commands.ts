@@ -1,17 +1,19 @@
 // Every `socks5.*` command. Each handler catches and reports its own failure: a command can never
 // reject into the extension host.
 import * as vscode from 'vscode';
-import { configuredUsers, readVsCodeProxy, updateSetting } from './config';
+import { configuredUsers, readVsCodeProxy, updateSetting, updateSettingWhereSet } from './config';
 import type { ConnectionNode, ConnectionsView } from './connectionsView';
 import type { ProxyController } from './controller';
 import { buildProxyUrl, connectionDescription, connectionLabel, destinationText, formatEndpoint, proxySchemes, type ProxyScheme } from './format';
+import { GROUP_BY_MODES, type GroupBy } from './grouping';
 import { t, tPlural } from './l10n';
 import { background, errorMessage, type Log } from './log';
 import type { Reach } from './reach';
 import { WALKTHROUGH_ID, whereText } from './recipes';
 import type { Secrets } from './secrets';
 import { engine } from './engine';
-import { effectiveUpstreamUrl, isLoopbackHost, passwordProblem, usernameProblem, VSCODE_UPSTREAM } from './settings';
+import { raisedLimit } from './refusals';
+import { effectiveUpstreamUrl, isLoopbackHost, LIMITS, MACHINE_KEYS, passwordProblem, SECTION, usernameProblem, VSCODE_UPSTREAM, type SettingKey } from './settings';
 import type { TrafficPanel } from './trafficPanel';
 
 export interface CommandDeps {
@@ -291,7 +293,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     register('socks5.copyDestination', async (arg?: unknown) => {
-      if (!isNode(arg) || arg.kind === 'recent') return;
+      if (!isNode(arg) || arg.kind === 'recent' || arg.kind === 'group') return;
       const text = destinationText(arg.info);
       if (!text) {
         background(vscode.window.showInformationMessage(t('This connection ended before it named a destination.')));
@@ -307,7 +309,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 
     register('socks5.showTraffic', (arg?: unknown) => {
       // From a connection row: show that connection (ids belong to the current listener only).
-      const id = isNode(arg) && arg.kind !== 'recent' && arg.generation === controller.generation ? arg.info.id : undefined;
+      const id = isNode(arg) && arg.kind !== 'recent' && arg.kind !== 'group' && arg.generation === controller.generation ? arg.info.id : undefined;
       traffic.show(id);
     }),
 
@@ -320,14 +322,82 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     register('socks5.openSettings', async (arg?: unknown) => {
-      const query = typeof arg === 'string' && /^socks5\.[\w.]+$/.test(arg) ? arg : `@ext:${deps.extensionId}`;
-      await vscode.commands.executeCommand('workbench.action.openSettings', query);
+      const setting = typeof arg === 'string' && /^socks5\.[\w.]+$/.test(arg) ? arg : undefined;
+      await openSettings(setting, deps.extensionId, log);
+    }),
+
+    register('socks5.raiseMaxConnections', async () => {
+      const current = controller.maxConnections;
+      const next = raisedLimit(current, LIMITS.maxConnectionsMax);
+      if (next === undefined) {
+        background(
+          vscode.window.showInformationMessage(t('socks5.maxConnections is already at its maximum, {0}.', current)),
+          log,
+        );
+        return;
+      }
+      const raise = t('Raise to {0}', next);
+      const picked = await vscode.window.showWarningMessage(
+        t('Raise socks5.maxConnections from {0} to {1}?', current, next),
+        {
+          modal: true,
+          detail: t(
+            'Each connection holds two sockets (file descriptors) and some memory in the extension host. The new limit applies at once, without a restart.',
+          ),
+        },
+        raise,
+      );
+      if (picked !== raise) return;
+      await updateSettingWhereSet('maxConnections', next);
+      log.info(`socks5.maxConnections raised from ${current} to ${next}`);
+      flash(t('SOCKS5: maxConnections is now {0}', next));
+    }),
+
+    register('socks5.groupBy', async (arg?: unknown) => {
+      const labels: Record<GroupBy, string> = {
+        flat: t('No grouping'),
+        destination: t('Destination host'),
+        client: t('Client address'),
+        user: t('User'),
+      };
+      let by = GROUP_BY_MODES.find((m) => m === arg);
+      if (by === undefined) {
+        const picked = await vscode.window.showQuickPick(
+          GROUP_BY_MODES.map((m) => ({ label: labels[m], description: m === view.groupBy ? t('current') : '', mode: m })),
+          { title: t('SOCKS5: Group Connections By'), placeHolder: t('How the Connections view groups its rows') },
+        );
+        if (!picked) return;
+        by = picked.mode;
+      }
+      await view.setGroupBy(by);
     }),
   ];
+}
+
+/**
+ * Opens the Settings editor where `setting` (or, without one, every socks5.* setting) can be
+ * edited. In a remote window (Remote-SSH, Codespaces, code-server) the machine-scoped settings
+ * (host, port, users, autoStart, allowUnauthenticatedRemote) are on the Remote tab only: the User
+ * tab would show "No Settings Found". Every socks5.* setting can be edited on the Remote tab, so
+ * the full list opens there too; other single settings open on the User tab.
+ */
+async function openSettings(setting: string | undefined, extensionId: string, log: Log): Promise<void> {
+  const query = setting ?? `@ext:${extensionId}`;
+  const key = setting?.slice(SECTION.length + 1) as SettingKey | undefined;
+  const onRemoteTab = vscode.env.remoteName !== undefined && (key === undefined || MACHINE_KEYS.includes(key));
+  if (onRemoteTab) {
+    try {
+      await vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query });
+      return;
+    } catch (err) {
+      log.warn(`Opening the Remote settings failed (${errorMessage(err)}); opening the User settings instead`);
+    }
+  }
+  await vscode.commands.executeCommand('workbench.action.openSettings', { query });
 }
 
 function isNode(v: unknown): v is ConnectionNode {
   if (typeof v !== 'object' || v === null) return false;
   const kind = (v as { kind?: unknown }).kind;
-  return kind === 'connection' || kind === 'closed' || kind === 'recent';
+  return kind === 'connection' || kind === 'closed' || kind === 'recent' || kind === 'group';
 }

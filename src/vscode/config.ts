@@ -50,3 +50,14 @@ export function configuredUsers(): string[] {
 export async function updateSetting(key: SettingKey, value: unknown): Promise<void> {
   await vscode.workspace.getConfiguration(SECTION).update(key, value, vscode.ConfigurationTarget.Global);
 }
+
+/**
+ * Writes a (window-scoped) key where its effective value comes from: the workspace if it sets
+ * the key (a user value would be shadowed there), else the user settings.
+ */
+export async function updateSettingWhereSet(key: SettingKey, value: unknown): Promise<void> {
+  const cfg = vscode.workspace.getConfiguration(SECTION);
+  const i = cfg.inspect(key);
+  const target = i?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await cfg.update(key, value, target);
+}

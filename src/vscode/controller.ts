@@ -3,12 +3,14 @@
 // happens after it, in order. Nothing here rejects or throws into the extension host: failures
 // become the `error` state, a log line and a notification with a fix.
 import * as net from 'node:net';
+import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import type { ClosedConnectionInfo, ConnectionInfo, Endpoint, ServerStats, Socks5Server } from '../engine';
 import type { TrafficTracker } from '../engine';
 import type { ProxyState } from './api';
 import { engine } from './engine';
 import { affectsSettings, readRawSettings, readVsCodeProxy, updateSetting } from './config';
+import { RefusalTracker } from './refusals';
 import { Disposable, toDisposable } from './dispose';
 import { buildProxyUrl, enabledCommandsText, enabledProtocolsText, formatEndpoint, plural, proxySchemes, type StatusModel } from './format';
 import { localized, t, untranslated, type Localized } from './l10n';
@@ -21,8 +23,11 @@ import {
   effectiveUpstreamUrl,
   planApply,
   planStart,
+  restoreSettings,
+  settingValueText,
   VSCODE_UPSTREAM,
   summarizeProblems,
+  toRawSettings,
   validateSettings,
   type EngineOptions,
   type ProxySettings,
@@ -40,7 +45,21 @@ export interface RecentEntry {
   info: ClosedConnectionInfo;
 }
 
-type Fix = 'setPassword' | 'openSettings' | 'useAnotherPort' | 'showLog' | 'setUpstreamPassword';
+type Fix = 'setPassword' | 'openSettings' | 'useAnotherPort' | 'showLog' | 'raiseLimit' | 'showConnections' | 'setUpstreamPassword';
+
+/** A setting whose value is invalid: the proxy keeps using `using` (the last valid value) instead. */
+export interface IgnoredSetting {
+  setting: string;
+  /** Why the value is invalid (a sentence starting with the setting id), English for the log. */
+  message: string;
+  /** The same in the display language. */
+  text: string;
+  /** The value used instead, as JSON text. */
+  using: string;
+}
+
+/** How often the engine's refusal counter is read while running (it has no event). */
+const REFUSAL_POLL_MS = 1_000;
 
 export class ProxyController extends Disposable {
   private server: Socks5Server | undefined;
@@ -59,6 +78,15 @@ export class ProxyController extends Disposable {
   private lastWarnings = '';
   private lastProblems = '';
   private shuttingDown: Promise<void> | undefined;
+  /** The last valid configuration (persisted per host): invalid keys fall back to it. */
+  private lastValid: ProxySettings;
+  /** False while lastValid holds defaults for keys that were never valid (nothing stored yet). */
+  private lastValidKnown: boolean;
+  private readonly lastValidKey: string;
+  private _ignored: IgnoredSetting[] = [];
+  private readonly refusals = new RefusalTracker();
+  private refusalTimer: ReturnType<typeof setInterval> | undefined;
+  private _refusedLastMinute = 0;
 
   private readonly _onDidChangeState = this._register(new vscode.EventEmitter<ProxyState>());
   /** The state changed. */
@@ -72,16 +100,27 @@ export class ProxyController extends Disposable {
   /** The (valid) settings changed: read, and again once applied live to the running listener. */
   readonly onDidChangeSettings = this._onDidChangeSettings.event;
 
+  private readonly _onDidChangeRefusals = this._register(new vscode.EventEmitter<void>());
+  /** The number of clients refused in the last minute changed. */
+  readonly onDidChangeRefusals = this._onDidChangeRefusals.event;
+
   private readonly connectionsChanged = new Throttle(() => this._onDidChangeConnections.fire(), 250);
 
   constructor(
     private readonly log: Log,
     private readonly secrets: Secrets,
+    /** ExtensionContext.globalState: the last valid configuration survives a reload. */
+    private readonly memento: vscode.Memento,
   ) {
     super();
     this._register(toDisposable(() => this.connectionsChanged.dispose()));
-    const v = validateSettings(readRawSettings());
-    if (v.ok) this._settings = v.settings;
+    this._register(toDisposable(() => this.stopRefusalPoll()));
+    // globalState may be shared by the machines a user works on: one entry per host.
+    this.lastValidKey = `socks5.lastValidSettings/${vscode.env.remoteName ?? 'local'}/${hostname()}`;
+    const stored = restoreSettings(memento.get<unknown>(this.lastValidKey));
+    this.lastValid = stored ?? DEFAULT_SETTINGS;
+    this.lastValidKnown = stored !== undefined;
+    this._settings = this.readSettings().settings;
   }
 
   // --- read side -------------------------------------------------------------------------------
@@ -98,9 +137,24 @@ export class ProxyController extends Disposable {
     return this._state === 'running' ? this.server?.address : undefined;
   }
 
-  /** The last valid settings read. */
+  /** The settings in use: what settings.json says, with each invalid value replaced by its last valid one. */
   get settings(): ProxySettings {
     return this._settings;
+  }
+
+  /** Settings whose (invalid) values are being ignored, and what is used instead. */
+  get ignored(): readonly IgnoredSetting[] {
+    return this._ignored;
+  }
+
+  /** Clients refused in the last minute because maxConnections sessions were open. */
+  get refusedLastMinute(): number {
+    return this._state === 'running' ? this._refusedLastMinute : 0;
+  }
+
+  /** The maxConnections of the running listener (or of the settings when stopped). */
+  get maxConnections(): number {
+    return this.runningOptions?.maxConnections ?? this._settings.maxConnections;
   }
 
   /** Bumped for every new listener; tree item ids include it. */
@@ -264,15 +318,36 @@ export class ProxyController extends Disposable {
     }
   }
 
-  /** Reads + validates settings and passwords. Reports invalid settings. */
-  private async plan(): Promise<{ settings: ProxySettings; plan: StartPlan } | { problems: SettingProblem[] }> {
-    const v = validateSettings(readRawSettings());
-    for (const w of v.warnings) this.log.warn(w.message);
-    if (!v.ok) return { problems: v.errors };
-    this._settings = v.settings;
+  /**
+   * Reads + validates the settings. An invalid value never stops the proxy: it is ignored (and
+   * reported by reportIgnored) and its last valid value is used instead. The result is stored as
+   * the new last valid configuration.
+   */
+  private readSettings(): { settings: ProxySettings; problems: SettingProblem[]; warnings: SettingProblem[] } {
+    const v = validateSettings(readRawSettings(), this.lastValid);
+    const settings = v.ok ? v.settings : v.effective;
+    const problems = v.ok ? [] : v.errors;
+    this._ignored = problems.map((p) => ({ setting: p.setting, message: p.message, text: p.text, using: settingValueText(settings, p.setting) }));
+    if (problems.length === 0) this.lastValidKnown = true;
+    // Every value in `settings` is valid on its own (the bad ones came from lastValid): it is the
+    // new last valid configuration.
+    const raw = toRawSettings(settings);
+    if (JSON.stringify(raw) !== JSON.stringify(toRawSettings(this.lastValid)) || this.memento.get(this.lastValidKey) === undefined) {
+      this.lastValid = settings;
+      background(Promise.resolve(this.memento.update(this.lastValidKey, raw)), this.log);
+    }
+    return { settings, problems, warnings: v.warnings };
+  }
+
+  /** Reads settings and passwords. `explicit`: the user asked (start, restart): report ignored values again. */
+  private async plan(explicit: boolean): Promise<{ settings: ProxySettings; plan: StartPlan }> {
+    const r = this.readSettings();
+    for (const w of r.warnings) this.log.warn(w.message);
+    this.reportIgnored(r.problems, explicit, this.lastValidKnown);
+    this._settings = r.settings;
     this._onDidChangeSettings.fire();
-    const passwords = await this.secrets.passwords(v.settings.users);
-    return { settings: v.settings, plan: planStart(v.settings, passwords, await this.upstreamInputs(v.settings)) };
+    const passwords = await this.secrets.passwords(r.settings.users);
+    return { settings: r.settings, plan: planStart(r.settings, passwords, await this.upstreamInputs(r.settings)) };
   }
 
   /** VS Code's own proxy (for socks5.upstream.url "vscode") and the upstream password stored for the URL in effect. */
@@ -285,16 +360,26 @@ export class ProxyController extends Disposable {
     return { ...(vscodeProxy ? { vscode: vscodeProxy } : {}), ...(password ? { password } : {}) };
   }
 
+  /** Log, notification (once per set of problems, or when the user asked) and the status tooltip. */
+  private reportIgnored(problems: SettingProblem[], explicit: boolean, fromLastValid: boolean): void {
+    const key = JSON.stringify(problems);
+    if (problems.length === 0) {
+      this.lastProblems = '';
+      return;
+    }
+    if (!explicit && key === this.lastProblems) return;
+    this.lastProblems = key;
+    const first = this._ignored[0]!;
+    for (const i of this._ignored) {
+      this.log.error(`${i.message}: ignored; using ${fromLastValid ? 'the last valid value' : 'the default'} ${i.setting} = ${i.using}`);
+    }
+    const summary = summarizeProblems(problems).text;
+    this.notify('error', t('SOCKS5: {0} Ignored: the proxy keeps using {1} = {2}.', summary, first.setting, first.using), ['openSettings'], first.setting);
+  }
+
   private async doStart(): Promise<Endpoint | undefined> {
     if (this.server?.running) return this.server.address;
-    const p = await this.plan();
-    if ('problems' in p) {
-      const reason = localized('Invalid settings: {0}', summarizeProblems(p.problems));
-      for (const e of p.problems) this.log.error(e.message);
-      this.fail(reason, ['openSettings'], p.problems[0].setting);
-      return undefined;
-    }
-    const { plan } = p;
+    const { plan } = await this.plan(true);
     if (!plan.ok) {
       if (plan.setting) this.fail(plan.reason, plan.fix === 'setUpstreamPassword' ? ['setUpstreamPassword', 'openSettings'] : ['openSettings'], plan.setting);
       else this.fail(plan.reason, ['setPassword', 'openSettings'], plan.fix === 'openSettings' ? 'socks5.host' : 'socks5.auth.users', plan.usersWithoutPassword[0]);
@@ -340,21 +425,7 @@ export class ProxyController extends Disposable {
   }
 
   private async doApply(): Promise<void> {
-    const p = await this.plan();
-    if ('problems' in p) {
-      const key = JSON.stringify(p.problems);
-      for (const e of p.problems) this.log.error(e.message);
-      if (this.server) this.log.warn('The last valid configuration keeps running.');
-      if (key !== this.lastProblems) {
-        this.lastProblems = key;
-        const summary = summarizeProblems(p.problems).text;
-        const message = this.server ? t('SOCKS5: {0} The proxy keeps running with the last valid settings.', summary) : t('SOCKS5: {0}', summary);
-        this.notify('error', message, ['openSettings'], p.problems[0].setting);
-      }
-      return;
-    }
-    this.lastProblems = '';
-    const { plan } = p;
+    const { plan } = await this.plan(false);
 
     if (!this.server) {
       // Stopped. A failed start the user still wants is retried with the new settings.
@@ -410,6 +481,11 @@ export class ProxyController extends Disposable {
     }
     if (change.kind === 'live') {
       this.server.setOptions(change.live);
+      if (change.live.maxConnections !== undefined && change.live.maxConnections > running.maxConnections) {
+        // A higher limit: the "proxy is full" warning is over.
+        this.refusals.clearCount();
+        this.updateRefusals(Date.now());
+      }
       this.runningOptions = plan.options;
       this.log.info(`Applied ${change.changed.join(', ')} (affects new connections; open ones keep their settings)`);
       this.reportWarnings(plan.warnings, plan.usersWithoutPassword, false);
@@ -498,6 +574,9 @@ export class ProxyController extends Disposable {
     this._traffic = traffic;
     this.server = server;
     this.runningOptions = options;
+    this.refusals.reset();
+    this.refusals.sample(server.stats().refused, Date.now());
+    this.refusalTimer ??= setInterval(() => this.pollRefusals(), REFUSAL_POLL_MS);
     this.unhook = toDisposable(() => {
       server.off('open', changed);
       server.off('update', changed);
@@ -513,7 +592,50 @@ export class ProxyController extends Disposable {
     this.unhook = undefined;
     this.server = undefined;
     this.runningOptions = undefined;
+    this.stopRefusalPoll();
     this.connectionsChanged.schedule();
+  }
+
+  // --- refusals (the proxy is full) ------------------------------------------------------------
+
+  private pollRefusals(): void {
+    const server = this.server;
+    if (!server || this.isDisposed) return;
+    const now = Date.now();
+    this.refusals.sample(server.stats().refused, now);
+    this.updateRefusals(now);
+    if (this._refusedLastMinute > 0 && this.refusals.takeNotice(now)) {
+      const max = this.maxConnections;
+      this.log.warn(`The proxy is full: ${this._refusedLastMinute} client(s) refused in the last minute (socks5.maxConnections = ${max})`);
+      this.notify(
+        'warning',
+        t(
+          'SOCKS5: the proxy is full. {0} clients were refused in the last minute because {1} connections are open (socks5.maxConnections).',
+          this._refusedLastMinute,
+          max,
+        ),
+        ['raiseLimit', 'showConnections'],
+      );
+    }
+  }
+
+  private updateRefusals(now: number): void {
+    const count = this.refusals.count(now);
+    if (count !== this._refusedLastMinute) {
+      this._refusedLastMinute = count;
+      this._onDidChangeRefusals.fire();
+    }
+  }
+
+  private stopRefusalPoll(): void {
+    if (this.refusalTimer !== undefined) {
+      clearInterval(this.refusalTimer);
+      this.refusalTimer = undefined;
+    }
+    if (this._refusedLastMinute !== 0) {
+      this._refusedLastMinute = 0;
+      if (!this.isDisposed) this._onDidChangeRefusals.fire();
+    }
   }
 
   private startFailed(err: unknown, options: EngineOptions): void {
@@ -559,6 +681,8 @@ export class ProxyController extends Disposable {
       useAnotherPort: t('Use Another Port'),
       showLog: t('Show Log'),
       setUpstreamPassword: t('Set Upstream Password…'),
+      raiseLimit: t('Raise the Limit…'),
+      showConnections: t('Show Connections'),
     };
     const actions = fixes.map((f) => labels[f]);
     const shown = kind === 'error' ? vscode.window.showErrorMessage(message, ...actions) : vscode.window.showWarningMessage(message, ...actions);
@@ -578,6 +702,12 @@ export class ProxyController extends Disposable {
             break;
           case 'setUpstreamPassword':
             await vscode.commands.executeCommand('socks5.setUpstreamPassword');
+            break;
+          case 'raiseLimit':
+            await vscode.commands.executeCommand('socks5.raiseMaxConnections');
+            break;
+          case 'showConnections':
+            await vscode.commands.executeCommand('socks5.showConnections');
             break;
           case 'useAnotherPort':
             await this.useAnotherPort(options?.host ?? this._settings.host);

@@ -304,14 +304,22 @@ export function trafficText(info: Pick<ConnectionInfo, 'bytesUp' | 'bytesDown'>)
   return `↑ ${formatBytes(info.bytesUp)} ↓ ${formatBytes(info.bytesDown)}`;
 }
 
-/** Tree description for an active session: `SOCKS5 · 127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m`. */
+/** trafficText without the spaces after the arrows, for tree rows: `↑1.2 KiB ↓3.4 MiB`. */
+export function compactTrafficText(info: Pick<ConnectionInfo, 'bytesUp' | 'bytesDown'>): string {
+  return `↑${formatBytes(info.bytesUp)} ↓${formatBytes(info.bytesDown)}`;
+}
+
+/**
+ * Tree description for an active session, most useful first so that a default-width side bar
+ * (300 px) shows it after the destination (the label): `↑1.2 KiB ↓3.4 MiB · SOCKS5 · 127.0.0.1:53422 · 3m`
+ * (the protocol once known); a session not relaying yet says so first: `connecting · ↑0 B ↓0 B · …`.
+ */
 export function connectionDescription(info: ConnectionInfo, now: number): string {
-  const parts = [formatEndpoint(info.client), trafficText(info), formatAge(now - info.startedAt)];
-  if (info.state === 'connecting' || info.state === 'bind-waiting' || info.state === 'handshake') {
-    parts.splice(1, 0, stateLabel(info));
-  }
   const proto = protocolLabel(info);
-  if (proto !== undefined) parts.unshift(proto);
+  const parts = [compactTrafficText(info), ...(proto === undefined ? [] : [proto]), formatEndpoint(info.client), formatAge(now - info.startedAt)];
+  if (info.state === 'connecting' || info.state === 'bind-waiting' || info.state === 'handshake') {
+    parts.unshift(stateLabel(info));
+  }
   return parts.join(' · ');
 }
 

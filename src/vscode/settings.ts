@@ -151,13 +151,25 @@ export interface SettingProblem {
 
 export type ValidationResult =
   | { ok: true; settings: ProxySettings; warnings: SettingProblem[] }
-  | { ok: false; errors: SettingProblem[]; warnings: SettingProblem[] };
+  | {
+      ok: false;
+      errors: SettingProblem[];
+      warnings: SettingProblem[];
+      /**
+       * The settings with every invalid key replaced by its value in `fallback` (the last valid
+       * configuration): what the proxy keeps using while the user fixes the value.
+       */
+      effective: ProxySettings;
+    };
 
 const id = (key: SettingKey): string => `${SECTION}.${key}`;
 const isUnset = (v: unknown): boolean => v === undefined || v === null;
 
-/** Validates a raw settings object. Unset (undefined/null) keys take their defaults. */
-export function validateSettings(raw: RawSettings): ValidationResult {
+/**
+ * Validates a raw settings object. Unset (undefined/null) keys take their defaults; an invalid key
+ * is reported and, in `effective`, takes its value from `fallback` (default: the defaults).
+ */
+export function validateSettings(raw: RawSettings, fallback: ProxySettings = DEFAULT_SETTINGS): ValidationResult {
   const errors: SettingProblem[] = [];
   const warnings: SettingProblem[] = [];
   const fail = (key: SettingKey, what: string | Localized): void => {
@@ -168,6 +180,7 @@ export function validateSettings(raw: RawSettings): ValidationResult {
   // host
   let host = DEFAULT_SETTINGS.host;
   if (!isUnset(raw.host)) {
+    host = fallback.host;
     if (typeof raw.host !== 'string') {
       fail('host', localized('must be a string such as "127.0.0.1" (got {0})', describe(raw.host)));
     } else {
@@ -182,13 +195,14 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     }
   }
 
-  const port = integerSetting(raw.port, 'port', DEFAULT_SETTINGS.port, 0, 65_535, localized(' (0 = any free port)'), fail);
-  const autoStart = booleanSetting(raw.autoStart, 'autoStart', DEFAULT_SETTINGS.autoStart, fail);
+  const port = integerSetting(raw.port, 'port', DEFAULT_SETTINGS.port, fallback.port, 0, 65_535, localized(' (0 = any free port)'), fail);
+  const autoStart = booleanSetting(raw.autoStart, 'autoStart', DEFAULT_SETTINGS.autoStart, fallback.autoStart, fail);
 
   // auth.users
-  const users: string[] = [];
+  let users: string[] = [];
   const rawUsers = raw['auth.users'];
   if (!isUnset(rawUsers)) {
+    const before = errors.length;
     if (!Array.isArray(rawUsers)) {
       fail('auth.users', localized('must be a list of user names, e.g. ["alice"] (got {0})', describe(rawUsers)));
     } else {
@@ -205,34 +219,45 @@ export function validateSettings(raw: RawSettings): ValidationResult {
         }
       });
     }
+    // A half-valid list is not used: the whole last valid list is (never fewer users than meant).
+    if (errors.length > before) users = [...fallback.users];
   }
 
   const commands: CommandSwitches = {
-    connect: booleanSetting(raw['commands.connect'], 'commands.connect', DEFAULT_SETTINGS.commands.connect, fail),
-    bind: booleanSetting(raw['commands.bind'], 'commands.bind', DEFAULT_SETTINGS.commands.bind, fail),
-    udpAssociate: booleanSetting(raw['commands.udpAssociate'], 'commands.udpAssociate', DEFAULT_SETTINGS.commands.udpAssociate, fail),
+    connect: booleanSetting(raw['commands.connect'], 'commands.connect', DEFAULT_SETTINGS.commands.connect, fallback.commands.connect, fail),
+    bind: booleanSetting(raw['commands.bind'], 'commands.bind', DEFAULT_SETTINGS.commands.bind, fallback.commands.bind, fail),
+    udpAssociate: booleanSetting(
+      raw['commands.udpAssociate'],
+      'commands.udpAssociate',
+      DEFAULT_SETTINGS.commands.udpAssociate,
+      fallback.commands.udpAssociate,
+      fail,
+    ),
   };
 
   const dp = DEFAULT_SETTINGS.protocols;
+  const fp = fallback.protocols;
   const protocols: ProtocolSwitches = {
-    socks5: booleanSetting(raw['protocols.socks5'], 'protocols.socks5', dp.socks5, fail),
-    socks4: booleanSetting(raw['protocols.socks4'], 'protocols.socks4', dp.socks4, fail),
-    http: booleanSetting(raw['protocols.http'], 'protocols.http', dp.http, fail),
+    socks5: booleanSetting(raw['protocols.socks5'], 'protocols.socks5', dp.socks5, fp.socks5, fail),
+    socks4: booleanSetting(raw['protocols.socks4'], 'protocols.socks4', dp.socks4, fp.socks4, fail),
+    http: booleanSetting(raw['protocols.http'], 'protocols.http', dp.http, fp.http, fail),
   };
 
   const d = DEFAULT_SETTINGS.timeoutsSeconds;
+  const f = fallback.timeoutsSeconds;
   const max = LIMITS.timeoutMaxSeconds;
   const timeoutsSeconds = {
-    handshake: numberSetting(raw['timeouts.handshake'], 'timeouts.handshake', d.handshake, 1, max, fail),
-    connect: numberSetting(raw['timeouts.connect'], 'timeouts.connect', d.connect, 1, max, fail),
-    idle: numberSetting(raw['timeouts.idle'], 'timeouts.idle', d.idle, 0, max, fail, localized(' (0 = no idle timeout)')),
-    bind: numberSetting(raw['timeouts.bind'], 'timeouts.bind', d.bind, 1, max, fail),
+    handshake: numberSetting(raw['timeouts.handshake'], 'timeouts.handshake', d.handshake, f.handshake, 1, max, fail),
+    connect: numberSetting(raw['timeouts.connect'], 'timeouts.connect', d.connect, f.connect, 1, max, fail),
+    idle: numberSetting(raw['timeouts.idle'], 'timeouts.idle', d.idle, f.idle, 0, max, fail, localized(' (0 = no idle timeout)')),
+    bind: numberSetting(raw['timeouts.bind'], 'timeouts.bind', d.bind, f.bind, 1, max, fail),
   };
 
   const maxConnections = integerSetting(
     raw.maxConnections,
     'maxConnections',
     DEFAULT_SETTINGS.maxConnections,
+    fallback.maxConnections,
     1,
     LIMITS.maxConnectionsMax,
     undefined,
@@ -242,29 +267,44 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     raw.allowUnauthenticatedRemote,
     'allowUnauthenticatedRemote',
     DEFAULT_SETTINGS.allowUnauthenticatedRemote,
+    fallback.allowUnauthenticatedRemote,
     fail,
   );
 
   const rules: RulesOptions = {
-    clients: ruleListSetting(raw['rules.clients'], 'rules.clients', (clients) => rulesProblems({ clients }), fail),
-    destinations: ruleListSetting(raw['rules.destinations'], 'rules.destinations', (destinations) => rulesProblems({ destinations }), fail),
-    blockPrivate: booleanSetting(raw['rules.blockPrivate'], 'rules.blockPrivate', DEFAULT_RULES.blockPrivate, fail),
+    clients: ruleListSetting(raw['rules.clients'], 'rules.clients', fallback.rules.clients, (clients) => rulesProblems({ clients }), fail),
+    destinations: ruleListSetting(
+      raw['rules.destinations'],
+      'rules.destinations',
+      fallback.rules.destinations,
+      (destinations) => rulesProblems({ destinations }),
+      fail,
+    ),
+    blockPrivate: booleanSetting(raw['rules.blockPrivate'], 'rules.blockPrivate', DEFAULT_RULES.blockPrivate, fallback.rules.blockPrivate, fail),
   };
   const upstream: UpstreamSettings = {
-    url: upstreamUrlSetting(raw['upstream.url'], fail),
-    bypass: ruleListSetting(raw['upstream.bypass'], 'upstream.bypass', bypassProblems, fail),
+    url: upstreamUrlSetting(raw['upstream.url'], fallback.upstream.url, fail),
+    bypass: ruleListSetting(raw['upstream.bypass'], 'upstream.bypass', fallback.upstream.bypass, bypassProblems, fail),
   };
-  const forwardOnStart = booleanSetting(raw['remote.forwardOnStart'], 'remote.forwardOnStart', DEFAULT_SETTINGS.forwardOnStart, fail);
+  const forwardOnStart = booleanSetting(
+    raw['remote.forwardOnStart'],
+    'remote.forwardOnStart',
+    DEFAULT_SETTINGS.forwardOnStart,
+    fallback.forwardOnStart,
+    fail,
+  );
   const terminalEnvironment = booleanSetting(
     raw['terminal.proxyEnvironment'],
     'terminal.proxyEnvironment',
     DEFAULT_SETTINGS.terminalEnvironment,
+    fallback.terminalEnvironment,
     fail,
   );
   const terminalCredentials = booleanSetting(
     raw['terminal.includeCredentials'],
     'terminal.includeCredentials',
     DEFAULT_SETTINGS.terminalCredentials,
+    fallback.terminalCredentials,
     fail,
   );
 
@@ -278,27 +318,24 @@ export function validateSettings(raw: RawSettings): ValidationResult {
     warnings.push({ setting: id('protocols.socks5'), message: none.english, text: none.text });
   }
 
-  if (errors.length > 0) return { ok: false, errors, warnings };
-  return {
-    ok: true,
-    warnings,
-    settings: {
-      host,
-      port,
-      autoStart,
-      users,
-      commands,
-      protocols,
-      timeoutsSeconds,
-      maxConnections,
-      allowUnauthenticatedRemote,
-      rules,
-      upstream,
-      forwardOnStart,
-      terminalEnvironment,
-      terminalCredentials,
-    },
+  const settings: ProxySettings = {
+    host,
+    port,
+    autoStart,
+    users,
+    commands,
+    protocols,
+    timeoutsSeconds,
+    maxConnections,
+    allowUnauthenticatedRemote,
+    rules,
+    upstream,
+    forwardOnStart,
+    terminalEnvironment,
+    terminalCredentials,
   };
+  if (errors.length > 0) return { ok: false, errors, warnings, effective: settings };
+  return { ok: true, warnings, settings };
 }
 
 /** One line for a notification: the first problem, and how many more there are. */
@@ -618,45 +655,48 @@ function describe(v: unknown): Localized {
 }
 
 /** A list of strings whose entries `problems` checks (each problem names its entry: `rule 3: …`). */
-function ruleListSetting(v: unknown, key: SettingKey, problems: (list: string[]) => string[], fail: Fail): string[] {
+function ruleListSetting(v: unknown, key: SettingKey, fallback: readonly string[], problems: (list: string[]) => string[], fail: Fail): string[] {
   if (isUnset(v)) return [];
   if (!Array.isArray(v)) {
     fail(key, localized('must be a list of strings (got {0})', describe(v)));
-    return [];
+    return [...fallback];
   }
   const bad = v.findIndex((e) => typeof e !== 'string');
   if (bad !== -1) {
     fail(key, localized('entry {0} must be a string (got {1})', bad + 1, describe(v[bad])));
-    return [];
+    return [...fallback];
   }
   const list = v as string[];
-  for (const p of problems(list)) fail(key, p);
-  return list;
+  const found = problems(list);
+  for (const p of found) fail(key, p);
+  return found.length > 0 ? [...fallback] : list;
 }
 
-function upstreamUrlSetting(v: unknown, fail: Fail): string {
+function upstreamUrlSetting(v: unknown, fallback: string, fail: Fail): string {
   if (isUnset(v)) return '';
   if (typeof v !== 'string') {
     fail('upstream.url', localized('must be a URL such as "socks5h://proxy.example:1080", or "vscode" (got {0})', describe(v)));
-    return '';
+    return fallback;
   }
   const url = v.trim();
   if (url === '' || url === VSCODE_UPSTREAM) return url;
-  for (const p of upstreamUrlProblems(url)) fail('upstream.url', localized('is invalid: {0}', untranslated(p)));
-  return url;
+  const problems = upstreamUrlProblems(url);
+  for (const p of problems) fail('upstream.url', localized('is invalid: {0}', untranslated(p)));
+  return problems.length > 0 ? fallback : url;
 }
 
-function booleanSetting(v: unknown, key: SettingKey, dflt: boolean, fail: Fail): boolean {
+function booleanSetting(v: unknown, key: SettingKey, dflt: boolean, fallback: boolean, fail: Fail): boolean {
   if (isUnset(v)) return dflt;
   if (typeof v === 'boolean') return v;
   fail(key, localized('must be true or false (got {0})', describe(v)));
-  return dflt;
+  return fallback;
 }
 
 function integerSetting(
   v: unknown,
   key: SettingKey,
   dflt: number,
+  fallback: number,
   min: number,
   max: number,
   note: Localized | undefined,
@@ -665,13 +705,14 @@ function integerSetting(
   if (isUnset(v)) return dflt;
   if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
   fail(key, localized('must be an integer {0}–{1}{2} (got {3})', min, max, note ?? '', describe(v)));
-  return dflt;
+  return fallback;
 }
 
 function numberSetting(
   v: unknown,
   key: SettingKey,
   dflt: number,
+  fallback: number,
   min: number,
   max: number,
   fail: Fail,
@@ -680,5 +721,54 @@ function numberSetting(
   if (isUnset(v)) return dflt;
   if (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max) return v;
   fail(key, localized('must be a number of seconds {0}–{1}{2} (got {3})', min, max, note ?? '', describe(v)));
-  return dflt;
+  return fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The last valid configuration (kept across reloads)
+
+/** `settings` as the raw values of every key (what settings.json would hold): JSON-safe. */
+export function toRawSettings(s: ProxySettings): Record<SettingKey, unknown> {
+  return {
+    host: s.host,
+    port: s.port,
+    autoStart: s.autoStart,
+    'auth.users': [...s.users],
+    'commands.connect': s.commands.connect,
+    'commands.bind': s.commands.bind,
+    'commands.udpAssociate': s.commands.udpAssociate,
+    'protocols.socks5': s.protocols.socks5,
+    'protocols.socks4': s.protocols.socks4,
+    'protocols.http': s.protocols.http,
+    'timeouts.handshake': s.timeoutsSeconds.handshake,
+    'timeouts.connect': s.timeoutsSeconds.connect,
+    'timeouts.idle': s.timeoutsSeconds.idle,
+    'timeouts.bind': s.timeoutsSeconds.bind,
+    maxConnections: s.maxConnections,
+    allowUnauthenticatedRemote: s.allowUnauthenticatedRemote,
+    'rules.clients': [...s.rules.clients],
+    'rules.destinations': [...s.rules.destinations],
+    'rules.blockPrivate': s.rules.blockPrivate,
+    'remote.forwardOnStart': s.forwardOnStart,
+    'terminal.proxyEnvironment': s.terminalEnvironment,
+    'terminal.includeCredentials': s.terminalCredentials,
+    'upstream.url': s.upstream.url,
+    'upstream.bypass': [...s.upstream.bypass],
+  };
+}
+
+/** A stored configuration (from toRawSettings) if it is still entirely valid, else undefined. */
+export function restoreSettings(stored: unknown): ProxySettings | undefined {
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return undefined;
+  const raw: RawSettings = {};
+  for (const key of SETTING_KEYS) raw[key] = (stored as Record<string, unknown>)[key];
+  const v = validateSettings(raw);
+  return v.ok ? v.settings : undefined;
+}
+
+/** The value `settings` uses for a full setting id (`socks5.port` → 1081), as JSON text. */
+export function settingValueText(settings: ProxySettings, setting: string): string {
+  const key = setting.startsWith(`${SECTION}.`) ? (setting.slice(SECTION.length + 1) as SettingKey) : (setting as SettingKey);
+  const raw = toRawSettings(settings);
+  return key in raw ? JSON.stringify(raw[key]) : '?';
 }

@@ -2,9 +2,11 @@
 import * as vscode from 'vscode';
 import type { ProxyController } from './controller';
 import { Disposable, toDisposable } from './dispose';
-import { STATUS_TOOLTIP_COMMANDS, statusAccessibility, statusText, statusTooltip } from './format';
-import type { Reach } from './reach';
+import { STATUS_TOOLTIP_COMMANDS, escapeMarkdown, statusAccessibility, statusText, statusTooltip } from './format';
 import { t } from './l10n';
+import type { Reach } from './reach';
+import { raisedLimit } from './refusals';
+import { LIMITS } from './settings';
 import { Throttle } from './throttle';
 
 /** How often the tooltip's traffic totals are refreshed while running (counters have no events). */
@@ -17,6 +19,7 @@ export class StatusBar extends Disposable {
   private lastText = '';
   private lastTooltip = '';
   private lastState = '';
+  private lastLook = '';
 
   constructor(
     private readonly controller: ProxyController,
@@ -32,6 +35,7 @@ export class StatusBar extends Disposable {
     this._register(controller.onDidChangeConnections(() => this.update.schedule()));
     this._register(controller.onDidChangeSettings(() => this.update.schedule()));
     this._register(reach.onDidChange(() => this.update.schedule()));
+    this._register(controller.onDidChangeRefusals(() => this.update.schedule()));
     this.render();
     this.item.show();
   }
@@ -40,22 +44,33 @@ export class StatusBar extends Disposable {
     if (this.isDisposed) return;
     const whereabouts = this.reach.whereabouts();
     const m = { ...this.controller.statusModel(), ...(whereabouts ? { reach: { whereabouts, httpOnly: this.reach.httpOnlyForward } } : {}) };
-    const text = statusText(m);
-    const tooltip = statusTooltip(m, t);
+    const refused = this.controller.refusedLastMinute;
+    const ignored = this.controller.ignored;
+    let text = statusText(m);
+    let label = statusAccessibility(m);
+    if (refused > 0) {
+      text = `${text.replace(/^\$\([\w~-]+\)/, '$(warning)')} · ${t('{0} refused', refused)}`;
+      label = `${label}, ${t('{0} clients refused in the last minute: the proxy is full', refused)}`;
+    }
+    const tooltip = [statusTooltip(m, t), ...this.warningLines(refused, ignored)].join('\n\n');
     if (text !== this.lastText) {
       this.item.text = text;
-      this.item.accessibilityInformation = { label: statusAccessibility(m), role: 'button' };
+      this.item.accessibilityInformation = { label, role: 'button' };
       this.lastText = text;
     }
     if (tooltip !== this.lastTooltip) {
       const md = new vscode.MarkdownString(tooltip, true);
-      md.isTrusted = { enabledCommands: [...STATUS_TOOLTIP_COMMANDS] };
+      md.isTrusted = { enabledCommands: [...STATUS_TOOLTIP_COMMANDS, 'socks5.raiseMaxConnections'] };
       this.item.tooltip = md;
       this.lastTooltip = tooltip;
     }
+    const look = m.state === 'error' ? 'error' : m.state === 'running' && (refused > 0 || ignored.length > 0) ? 'warning' : '';
+    if (look !== this.lastLook) {
+      this.lastLook = look;
+      this.item.backgroundColor = look ? new vscode.ThemeColor(`statusBarItem.${look}Background`) : undefined;
+    }
     if (m.state !== this.lastState) {
       this.lastState = m.state;
-      this.item.backgroundColor = m.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
       this.item.command = {
         command: 'socks5.toggle',
         title: m.state === 'running' ? t('Stop Proxy') : t('Start Proxy'),
@@ -63,6 +78,29 @@ export class StatusBar extends Disposable {
     }
     if (m.state === 'running') this.startTicker();
     else this.stopTicker();
+  }
+
+  /** The tooltip's warnings: the proxy is full (with the offer to raise the limit), ignored settings. */
+  private warningLines(refused: number, ignored: readonly { setting: string; text: string; using: string }[]): string[] {
+    const lines: string[] = [];
+    if (refused > 0) {
+      const max = this.controller.maxConnections;
+      lines.push(`$(warning) **${t('The proxy is full: {0} clients were refused in the last minute.', refused)}**`);
+      let why = t('{0} connections are open, the limit set by socks5.maxConnections.', max);
+      const next = raisedLimit(max, LIMITS.maxConnectionsMax);
+      if (next !== undefined) {
+        const title = t('Raise the limit to {0}…', next);
+        why += ` [$(arrow-up) ${title}](command:socks5.raiseMaxConnections "${title}")`;
+      }
+      lines.push(why);
+    }
+    for (const i of ignored) {
+      const open = `command:socks5.openSettings?${encodeURIComponent(JSON.stringify([i.setting]))}`;
+      lines.push(
+        `$(warning) ${escapeMarkdown(t('{0}: ignored, the proxy keeps using {1}.', i.text, i.using))} [${t('Open Settings')}](${open})`,
+      );
+    }
+    return lines;
   }
 
   private startTicker(): void {

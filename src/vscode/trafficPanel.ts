@@ -89,7 +89,7 @@ export class TrafficPanel extends Disposable {
     this._register(
       view.onDidChangeSelection((e) => {
         const node = e.selection[0];
-        if (!this.panel || !node || node.kind === 'recent' || node.generation !== this.controller.generation) return;
+        if (!this.panel || !node || node.kind === 'recent' || node.kind === 'group' || node.generation !== this.controller.generation) return;
         if (node.info.id === this.feed.selected) return;
         this.select(node.info.id);
         this.refresh();

@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SocksClient } from 'socks';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import {
   addListItemInUI,
   clearNotifications,
@@ -40,7 +40,20 @@ import {
   withTimeout,
   type Proc,
 } from './harness';
-import { connectionRow, contextMenuAction, EXTENSION_ID, scenario, statusItem, VIEW_CONTAINER, waitForPort, waitForStatusLabel } from './extensionUi';
+import {
+  connectionRow,
+  contextMenuAction,
+  EXTENSION_ID,
+  parseTraffic,
+  scenario,
+  showConnections,
+  sidebarShot,
+  statusItem,
+  statusItemText,
+  VIEW_CONTAINER,
+  waitForPort,
+  waitForStatusLabel,
+} from './extensionUi';
 import { curlViaProxy, holdPort, pysocksGet, startHttpServer, startUdpEcho, type TestHttpServer, type UdpEcho } from './fixtures';
 
 
@@ -56,10 +69,6 @@ const PASSWORD = 'correct horse battery staple';
 // ------------------------------------------------------------------------------------------
 // What the extension shows, read the way a user reads it.
 
-/** The status item's text (codicons are icons, not text: `SOCKS5 :1080 · 0`). */
-async function statusItemText(page: Page): Promise<string> {
-  return ((await statusItem(page).innerText({ timeout: 5_000 })) ?? '').replace(/\s+/g, ' ').trim();
-}
 
 /** Waits until the SOCKS5 status item says the proxy runs on `port` (text and accessible label). */
 async function waitForRunningOn(page: Page, port: number, timeoutMs = 20_000): Promise<void> {
@@ -76,21 +85,7 @@ async function waitForRunningOn(page: Page, port: number, timeoutMs = 20_000): P
   });
 }
 
-/** Opens the Connections view (SOCKS5: Show Connections) and returns its container. */
-async function showConnections(page: Page): Promise<Locator> {
-  await runCommand(page, 'SOCKS5: Show Connections');
-  const container = page.locator(VIEW_CONTAINER);
-  await container.waitFor({ state: 'visible', timeout: 10_000 });
-  return container;
-}
 
-/** Bytes shown in a row description `… ↑ 83 B ↓ 240 KiB · 3s`, as numbers. */
-function parseTraffic(description: string): { up: number; down: number } | undefined {
-  const m = /↑\s*([\d.]+)\s*(B|KiB|MiB|GiB)\s*↓\s*([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(description);
-  if (!m) return undefined;
-  const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-  return { up: Number(m[1]) * mult[m[2]], down: Number(m[3]) * mult[m[4]] };
-}
 
 /** Makes the side bar wider (drags its sash) so that row descriptions are readable in screenshots. */
 async function widenSidebar(page: Page, width: number): Promise<void> {
@@ -105,16 +100,6 @@ async function widenSidebar(page: Page, width: number): Promise<void> {
   await page.mouse.up();
 }
 
-/** Screenshot of the top of the side bar (the view), `height` pixels tall, for the README. */
-async function sidebarShot(page: Page, name: string, height: number): Promise<void> {
-  const box = await page.locator(SEL.sidebar).boundingBox();
-  if (!box) throw new Error('the side bar is not visible');
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({
-    path: path.join(SCREENSHOTS, `${name}.png`),
-    clip: { x: box.x, y: box.y, width: box.width, height: Math.min(height, box.height) },
-  });
-}
 
 // ------------------------------------------------------------------------------------------
 

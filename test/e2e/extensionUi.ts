@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { isListening, log, REPO_ROOT, screenshot, statusTexts, waitFor, type VSCode } from './harness';
+import { isListening, log, REPO_ROOT, runCommand, SCREENSHOTS, screenshot, SEL, statusTexts, waitFor, type VSCode } from './harness';
 
 const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string };
 export const EXTENSION_ID = `${PKG.publisher}.${PKG.name}`;
@@ -106,4 +106,36 @@ export async function hoverText(page: Page, target: Locator, expect: string | Re
   }
   const shown = await page.locator(HOVER).allInnerTexts().catch(() => []);
   throw new Error(`no hover matching ${String(expect)}; shown: ${JSON.stringify(shown)}`);
+}
+
+/** The status item's text (codicons are icons, not text: `SOCKS5 :1080 · 0`). */
+export async function statusItemText(page: Page): Promise<string> {
+  return ((await statusItem(page).innerText({ timeout: 5_000 })) ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** Opens the Connections view (SOCKS5: Show Connections) and returns its container. */
+export async function showConnections(page: Page): Promise<Locator> {
+  await runCommand(page, 'SOCKS5: Show Connections');
+  const container = page.locator(VIEW_CONTAINER);
+  await container.waitFor({ state: 'visible', timeout: 10_000 });
+  return container;
+}
+
+/** Bytes shown in a row description `… ↑ 83 B ↓ 240 KiB · 3s`, as numbers. */
+export function parseTraffic(description: string): { up: number; down: number } | undefined {
+  const m = /↑\s*([\d.]+)\s*(B|KiB|MiB|GiB)\s*↓\s*([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(description);
+  if (!m) return undefined;
+  const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+  return { up: Number(m[1]) * mult[m[2]!]!, down: Number(m[3]) * mult[m[4]!]! };
+}
+
+/** Screenshot of the top of the side bar (the view), `height` pixels tall, for the README. */
+export async function sidebarShot(page: Page, name: string, height: number): Promise<void> {
+  const box = await page.locator(SEL.sidebar).boundingBox();
+  if (!box) throw new Error('the side bar is not visible');
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({
+    path: path.join(SCREENSHOTS, `${name}.png`),
+    clip: { x: box.x, y: box.y, width: box.width, height: Math.min(height, box.height) },
+  });
 }

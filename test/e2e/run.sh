@@ -8,6 +8,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 START=$SECONDS
+# The stress scenarios hold ~1,100 client sockets in the test process and two sockets per session
+# in the extension host (code-server's child, which inherits this limit): raise the open-file
+# limit like test/hardening/run.sh does.
+hard=$(ulimit -Hn)
+want=65536
+if [ "$hard" != "unlimited" ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
+ulimit -n "$want" 2>/dev/null || echo "[e2e] could not raise the open-file limit to $want (soft limit stays $(ulimit -n))"
 echo "[e2e] setup"
 bash test/e2e/setup.sh
 echo "[e2e] npm run package ($((SECONDS - START))s)"

@@ -157,19 +157,19 @@ describe('sessions', () => {
     assert.ok(!evil.includes('](command'), evil);
   });
 
-  it('describes client, traffic and age', () => {
-    assert.equal(connectionDescription(conn(), T0 + 192_000), '127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m');
+  it('describes traffic, then client, then age (the destination is the label)', () => {
+    assert.equal(connectionDescription(conn(), T0 + 192_000), '↑1.2 KiB ↓3.4 MiB · 127.0.0.1:53422 · 3m');
     assert.equal(
       connectionDescription(conn({ state: 'bind-waiting', command: 'bind', bytesUp: 0, bytesDown: 0 }), T0),
-      '127.0.0.1:53422 · waiting for BIND peer · ↑ 0 B ↓ 0 B · <1m',
+      'waiting for BIND peer · ↑0 B ↓0 B · 127.0.0.1:53422 · <1m',
     );
     // Coarse on purpose: the text of an idle row does not change every second.
     assert.equal(connectionDescription(conn(), T0 + 1_000), connectionDescription(conn(), T0 + 59_000));
   });
 
   it('names the protocol once the first bytes told it (rows and tooltips)', () => {
-    assert.equal(connectionDescription(conn({ protocol: 'socks4a' }), T0 + 192_000), 'SOCKS4a · 127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m');
-    assert.equal(connectionDescription(conn({ protocol: 'http-connect' }), T0 + 192_000), 'HTTP CONNECT · 127.0.0.1:53422 · ↑ 1.2 KiB ↓ 3.4 MiB · 3m');
+    assert.equal(connectionDescription(conn({ protocol: 'socks4a' }), T0 + 192_000), '↑1.2 KiB ↓3.4 MiB · SOCKS4a · 127.0.0.1:53422 · 3m');
+    assert.equal(connectionDescription(conn({ protocol: 'http-connect' }), T0 + 192_000), '↑1.2 KiB ↓3.4 MiB · HTTP CONNECT · 127.0.0.1:53422 · 3m');
     assert.match(connectionTooltip(conn({ protocol: 'socks5' }), T0), /\nProtocol: SOCKS5\n/);
     assert.doesNotMatch(connectionTooltip(conn(), T0), /Protocol:/);
     assert.match(closedDescription({ ...closed({ kind: 'reply', reply: 0x5b, message: 'refused (0x5b)' }), protocol: 'socks4' }), /^refused \(0x5b\) · SOCKS4 · 127\.0\.0\.1:53422 · /);

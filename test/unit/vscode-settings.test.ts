@@ -9,6 +9,9 @@ import {
   passwordKey,
   passwordProblem,
   planApply,
+  restoreSettings,
+  settingValueText,
+  toRawSettings,
   planStart,
   summarizeProblems,
   timeoutsToMs,
@@ -282,5 +285,47 @@ describe('planApply', () => {
     const p = planApply(opts({ 'auth.users': ['a'] }, [['a', '1']]), opts({ 'auth.users': ['a'] }, [['a', '2']]));
     assert.equal(p.kind, 'live');
     if (p.kind === 'live') assert.deepEqual(p.changed, ['socks5.auth.users']);
+  });
+});
+
+describe('the last valid configuration', () => {
+  const last: ProxySettings = {
+    ...DEFAULT_SETTINGS,
+    port: 1081,
+    users: ['alice'],
+    maxConnections: 2048,
+    timeoutsSeconds: { ...DEFAULT_SETTINGS.timeoutsSeconds, idle: 30 },
+  };
+
+  it('an invalid key takes its last valid value; the valid keys take theirs', () => {
+    const r = validateSettings({ port: 99_999_999, maxConnections: 500, 'timeouts.idle': -1 }, last);
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors.map((e) => e.setting), ['socks5.port', 'socks5.timeouts.idle']);
+    assert.equal(r.effective.port, 1081, 'the bad port is ignored: the last valid one stays');
+    assert.equal(r.effective.timeoutsSeconds.idle, 30);
+    assert.equal(r.effective.maxConnections, 500, 'a valid change applies');
+    assert.deepEqual(r.effective.users, [], 'an unset key is its default, not the last value');
+  });
+
+  it('a half-valid user list keeps the whole last valid list', () => {
+    const r = validateSettings({ 'auth.users': ['alice', 'bob', ''] }, last);
+    assert.ok(!r.ok);
+    assert.deepEqual(r.effective.users, ['alice']);
+  });
+
+  it('without a last valid configuration the defaults stand in for invalid keys only', () => {
+    const r = validateSettings({ port: 'x', maxConnections: 9 });
+    assert.ok(!r.ok);
+    assert.equal(r.effective.port, DEFAULT_SETTINGS.port);
+    assert.equal(r.effective.maxConnections, 9);
+  });
+
+  it('round-trips through toRawSettings / restoreSettings, and rejects damaged stored values', () => {
+    assert.deepEqual(restoreSettings(JSON.parse(JSON.stringify(toRawSettings(last)))), last);
+    assert.equal(restoreSettings({ ...toRawSettings(last), port: -1 }), undefined);
+    assert.equal(restoreSettings('1080'), undefined);
+    assert.equal(restoreSettings(null), undefined);
+    assert.equal(settingValueText(last, 'socks5.port'), '1081');
+    assert.equal(settingValueText(last, 'socks5.auth.users'), '["alice"]');
   });
 });
