@@ -575,7 +575,7 @@ export class ProxyController extends Disposable {
     this.server = server;
     this.runningOptions = options;
     this.refusals.reset();
-    this.refusals.sample(server.stats().refused, Date.now());
+    this.refusals.sample(turnedAway(server.stats()), Date.now());
     this.refusalTimer ??= setInterval(() => this.pollRefusals(), REFUSAL_POLL_MS);
     this.unhook = toDisposable(() => {
       server.off('open', changed);
@@ -602,7 +602,7 @@ export class ProxyController extends Disposable {
     const server = this.server;
     if (!server || this.isDisposed) return;
     const now = Date.now();
-    this.refusals.sample(server.stats().refused, now);
+    this.refusals.sample(turnedAway(server.stats()), now);
     this.updateRefusals(now);
     if (this._refusedLastMinute > 0 && this.refusals.takeNotice(now)) {
       const max = this.maxConnections;
@@ -762,6 +762,15 @@ function startErrorText(err: unknown): Localized {
     }
   })();
   return { english, text: text ?? english };
+}
+
+/**
+ * Clients turned away because the proxy was full: refused at accept (every slot holds an
+ * established session) plus those cut in their handshake to make room (maxHandshakes, which
+ * follows maxConnections by default).
+ */
+function turnedAway(s: { refused: number; shed?: number }): number {
+  return s.refused + (s.shed ?? 0);
 }
 
 /** A port that is free on `host` right now (the OS picks it). */
