@@ -115,7 +115,7 @@ export async function measureExtensionHostCpu(
     for (let k = 0; k < slices; k++) {
       timers.push(
         setInterval(() => {
-          for (let i = k; i < tunnels.length; i += slices) tunnels[i]!.write(payload);
+          for (let i = k; i < tunnels.length; i += slices) tunnels[i].write(payload);
         }, 1_000),
       );
     }

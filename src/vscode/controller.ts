@@ -369,7 +369,7 @@ export class ProxyController extends Disposable {
     }
     if (!explicit && key === this.lastProblems) return;
     this.lastProblems = key;
-    const first = this._ignored[0]!;
+    const first = this._ignored[0];
     for (const i of this._ignored) {
       this.log.error(`${i.message}: ignored; using ${fromLastValid ? 'the last valid value' : 'the default'} ${i.setting} = ${i.using}`);
     }

@@ -28,7 +28,7 @@ export function isGroupBy(v: unknown): v is GroupBy {
 }
 
 export function nextGroupBy(by: GroupBy): GroupBy {
-  return GROUP_BY_MODES[(GROUP_BY_MODES.indexOf(by) + 1) % GROUP_BY_MODES.length]!;
+  return GROUP_BY_MODES[(GROUP_BY_MODES.indexOf(by) + 1) % GROUP_BY_MODES.length];
 }
 
 /** The group a session belongs to. */

@@ -24,7 +24,7 @@ export class RefusalWindow {
       this.slotSecond[i] = second;
       this.slotCount[i] = 0;
     }
-    this.slotCount[i]! += n;
+    this.slotCount[i] += n;
   }
 
   /** Refusals in the minute up to `now` (the current second included). */
@@ -32,8 +32,8 @@ export class RefusalWindow {
     const second = Math.floor(now / SLOT_MS);
     let sum = 0;
     for (let i = 0; i < SLOTS; i++) {
-      const s = this.slotSecond[i]!;
-      if (s > second - SLOTS && s <= second) sum += this.slotCount[i]!;
+      const s = this.slotSecond[i];
+      if (s > second - SLOTS && s <= second) sum += this.slotCount[i];
     }
     return sum;
   }

@@ -126,7 +126,7 @@ export function parseTraffic(description: string): { up: number; down: number } 
   const m = /↑\s*([\d.]+)\s*(B|KiB|MiB|GiB)\s*↓\s*([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(description);
   if (!m) return undefined;
   const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-  return { up: Number(m[1]) * mult[m[2]!]!, down: Number(m[3]) * mult[m[4]!]! };
+  return { up: Number(m[1]) * mult[m[2]], down: Number(m[3]) * mult[m[4]] };
 }
 
 /** Screenshot of the top of the side bar (the view), `height` pixels tall, for the README. */

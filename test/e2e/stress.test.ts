@@ -134,7 +134,7 @@ async function openMany(proxyPort: number, targets: { host: string; port: number
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
-      const t = targets[i % targets.length]!;
+      const t = targets[i % targets.length];
       const s = await socksConnect(proxyPort, t.host, t.port);
       if (s) open.push(s);
       else refused++;
@@ -238,12 +238,12 @@ async function hoverUntil(page: Page, target: Locator, expect: RegExp): Promise<
 async function viewRows(page: Page): Promise<{ label: string; description: string }[]> {
   // An expression string, not a function: tsx would wrap named inner functions in a helper the page lacks.
   const sel = JSON.stringify(`${VIEW_CONTAINER} .monaco-list-row`);
-  return (await page.evaluate(
+  return page.evaluate<{ label: string; description: string }[]>(
     `[...document.querySelectorAll(${sel})].map((row) => ({
       label: (row.querySelector('.label-name')?.textContent ?? '').trim(),
       description: (row.querySelector('.label-description')?.textContent ?? '').trim(),
     }))`,
-  )) as { label: string; description: string }[];
+  );
 }
 
 async function waitForRunningOn(page: Page, port: number, timeoutMs = 30_000): Promise<void> {
@@ -371,8 +371,8 @@ describe(`the extension under stress (issue 18) — ${EXTENSION_ID}`, { timeout:
         const end = text.indexOf(' · ') === -1 ? text.length : text.indexOf(' · ');
         const node = desc.firstChild && desc.firstChild.nodeType === 3 ? desc.firstChild : desc.querySelector('*')?.firstChild;
         const range = document.createRange();
-        range.setStart(node!, 0);
-        range.setEnd(node!, Math.min(end, (node!.textContent ?? '').length));
+        range.setStart(node, 0);
+        range.setEnd(node, Math.min(end, (node!.textContent ?? '').length));
         const bytesBox = range.getBoundingClientRect();
         // The label container clips (text-overflow: ellipsis): what ends past its right edge, or
         // under the ellipsis when the text overflows, is not seen.

@@ -51,7 +51,7 @@ describe('groupConnections', () => {
         [UDP_RELAYS, 1, 10, 100],
       ].sort((a, b) => (b[1] as number) - (a[1] as number) || ((a[0] as string) < (b[0] as string) ? -1 : 1)),
     );
-    assert.deepEqual(g[0]!.members.map((m) => m.id), [1, 2], 'members keep the input order');
+    assert.deepEqual(g[0].members.map((m) => m.id), [1, 2], 'members keep the input order');
   });
 
   it('groups by client address (ports together, IPv4-mapped shown as IPv4) and by user', () => {
@@ -81,7 +81,7 @@ describe('groupConnections', () => {
   it('10,000 connections to 3 destinations: 3 groups with the right counts and byte sums', () => {
     const hosts = ['a.example', 'b.example', 'c.example'];
     const infos = Array.from({ length: 10_000 }, (_, i) =>
-      conn(i, { destination: { type: 'domain', host: hosts[i % 3]!, port: 443 }, bytesUp: i, bytesDown: 2 * i }),
+      conn(i, { destination: { type: 'domain', host: hosts[i % 3], port: 443 }, bytesUp: i, bytesDown: 2 * i }),
     );
     const g = groupConnections(infos, 'destination');
     assert.equal(g.length, 3);
@@ -94,8 +94,8 @@ describe('groupConnections', () => {
       ],
     );
     const sumUp = (r: number): number => infos.filter((x) => x.id % 3 === r).reduce((s, x) => s + x.bytesUp, 0);
-    assert.equal(g[0]!.bytesUp, sumUp(0));
-    assert.equal(g[1]!.bytesDown, 2 * sumUp(1));
+    assert.equal(g[0].bytesUp, sumUp(0));
+    assert.equal(g[1].bytesDown, 2 * sumUp(1));
     assert.equal(g.reduce((s, x) => s + x.members.length, 0), 10_000);
   });
 
