@@ -3,6 +3,7 @@
 // coding, the heads it forwards, its own answers, Basic credentials, the PAC file and status page.
 // Hand-picked cases first, then properties (fast-check) for any split and any bytes.
 import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
@@ -467,7 +468,7 @@ describe('request heads: properties', () => {
         assert.ok(!('code' in req), JSON.stringify(req));
         const q = req;
         assert.equal(q.method, method);
-        assert.deepEqual(q.target, { form: 'absolute', host: h, type: /^\d+\.\d+\.\d+\.\d+$/.test(h) ? 'ipv4' : 'domain', port, path });
+        assert.deepEqual(q.target, { form: 'absolute', host: h, type: isIP(h) === 4 ? 'ipv4' : 'domain', port, path });
         assert.deepEqual(q.fields.slice(1), fields);
       }),
       opts,
