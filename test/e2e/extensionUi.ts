@@ -94,15 +94,21 @@ export const HOVER = '.monaco-hover, .workbench-hover';
 /** Hovers `target` and returns the text of the hover that appears and matches `expect`. */
 export async function hoverText(page: Page, target: Locator, expect: string | RegExp): Promise<string> {
   const hover = page.locator(HOVER).filter({ hasText: expect }).first();
-  for (let attempt = 1; attempt <= 3; attempt++) {
+  for (let attempt = 1; attempt <= 5; attempt++) {
     await page.mouse.move(5, 5);
     await target.hover({ timeout: 10_000 });
-    try {
-      await hover.waitFor({ state: 'visible', timeout: 5_000 });
-      return (await hover.innerText()).replace(/\s+/g, ' ').trim();
-    } catch {
-      log(`no hover matching ${String(expect)} yet (attempt ${attempt})`);
+    // A row that re-renders (bytes moving) can take its hover down before it shows: rest on it,
+    // nudging the pointer a pixel now and then as a hand would.
+    const box = await target.boundingBox();
+    for (let i = 0; i < 8; i++) {
+      try {
+        await hover.waitFor({ state: 'visible', timeout: 500 });
+        return (await hover.innerText()).replace(/\s+/g, ' ').trim();
+      } catch {
+        if (box) await page.mouse.move(box.x + box.width / 2 + (i % 2), box.y + box.height / 2);
+      }
     }
+    log(`no hover matching ${String(expect)} yet (attempt ${attempt})`);
   }
   const shown = await page.locator(HOVER).allInnerTexts().catch(() => []);
   throw new Error(`no hover matching ${String(expect)}; shown: ${JSON.stringify(shown)}`);

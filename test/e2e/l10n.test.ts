@@ -167,6 +167,13 @@ describe(`${EXTENSION_ID} in Simplified Chinese (language pack + --locale zh-cn)
 
   test('palette command in Chinese starts the proxy; status bar, Connections view, a row and a notification in Chinese', async () => {
     await scenario(vsLike(), 'zh-cn', async () => {
+      // Stopped, the side bar's title names the container and its one view: "SOCKS5: 连接".
+      await runCommand(page, `SOCKS5: ${zhManifest['command.showConnections.title']}`);
+      const sidebar = page.locator('#workbench\\.parts\\.sidebar');
+      const title = `${zhManifest['viewsContainer.activitybar.socks5.title']}: ${zhManifest['view.connections.name']}`;
+      await waitFor(`the side bar title "${title}"`, async () => (await sidebar.innerText()).toUpperCase().includes(title.toUpperCase()), {
+        timeoutMs: 10_000,
+      });
       // The command palette shows the Chinese title from package.nls.zh-cn.json.
       await runCommand(page, `SOCKS5: ${zhManifest['command.start.title']}`);
       await waitForPort(proxyPort, true, 20_000);
@@ -185,17 +192,12 @@ describe(`${EXTENSION_ID} in Simplified Chinese (language pack + --locale zh-cn)
         await runCommand(page, `SOCKS5: ${zhManifest['command.showConnections.title']}`);
         const view = page.locator(VIEW_CONTAINER);
         await view.waitFor({ state: 'visible', timeout: 15_000 });
-        // The side bar's title names the container and its one view: "SOCKS5 代理: 连接".
-        const sidebar = page.locator('#workbench\\.parts\\.sidebar');
-        const title = `${zhManifest['viewsContainer.activitybar.socks5.title']}: ${zhManifest['view.connections.name']}`;
-        await waitFor(`the side bar title "${title}"`, async () => (await sidebar.innerText()).toUpperCase().includes(title.toUpperCase()), {
-          timeoutMs: 10_000,
-        });
+
         const row = connectionRow(page, `localhost:${target.port}`);
         await row.waitFor({ state: 'visible', timeout: 15_000 });
         const label = (await row.getAttribute('aria-label')) ?? '';
         log(`row aria-label: ${label}`);
-        assert.match(label, new RegExp(`^CONNECT localhost:${target.port}，${escapeRe(zh('established'))}，来自 127\\.0\\.0\\.1:\\d+$`));
+        assert.match(label, new RegExp(`^SOCKS5 CONNECT localhost:${target.port}，${escapeRe(zh('established'))}，来自 127\\.0\\.0\\.1:\\d+$`));
         await waitForStatusLabel(page, new RegExp(escapeRe(zh('{0} active connection', 1))));
         await waitFor('the row to show the download', async () => /48\.0 KiB/.test(await row.innerText()), { timeoutMs: 10_000 });
         // The status bar item's tooltip, in Chinese, for the picture.

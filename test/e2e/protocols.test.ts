@@ -80,7 +80,8 @@ describe(`front doors in the Connections view — ${EXTENSION_ID}`, { timeout: 3
             },
             { timeoutMs: 15_000 },
           );
-          assert.ok(description.startsWith(`${c.protocol} · 127.0.0.1:`), `description names ${c.protocol}: ${JSON.stringify(description)}`);
+          // Destination first (the label), then bytes, then the protocol and the client.
+          assert.ok(description.includes(` · ${c.protocol} · 127.0.0.1:`), `description names ${c.protocol}: ${JSON.stringify(description)}`);
           const aria = (await row.getAttribute('aria-label')) ?? '';
           const named = [c.protocol, c.command, c.label].filter((x) => x !== '').join(' ');
           assert.ok(aria.startsWith(`${named}, established, from 127.0.0.1:`), `accessible label: ${JSON.stringify(aria)}`);
