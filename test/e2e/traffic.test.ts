@@ -254,15 +254,18 @@ describe('Traffic panel (code-server)', { timeout: 420_000 }, () => {
       v,
       'sampling only while visible',
       async () => {
+        const costLines = (): string[] => v.cs.extensionHostLogs(200_000).match(/Traffic sampling cost: (\{.*\})/g) ?? [];
         const ticks = async (): Promise<number> => {
+          // A new line each time: the log file may not have the one just asked for yet.
+          const before = costLines().length;
           await runCommand(page, 'SOCKS5: Log Traffic Sampling Cost (Developer)');
           let n = -1;
           await waitFor(
-            'the cost line in the log',
+            'a new cost line in the log',
             async () => {
-              const lines = v.cs.extensionHostLogs(200_000).match(/Traffic sampling cost: (\{.*\})/g) ?? [];
+              const lines = costLines();
               const last = lines.at(-1);
-              if (!last) return false;
+              if (!last || lines.length <= before) return false;
               n = (JSON.parse(last.slice(last.indexOf('{'))) as { ticks: number }).ticks;
               return true;
             },
