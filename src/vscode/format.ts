@@ -12,7 +12,7 @@ import type {
   ProtocolSwitches,
   ServerStats,
 } from '../engine';
-import { COMMAND_NAMES, DIRECT_ROUTE, PROTOCOL_NAMES } from '../engine';
+import { COMMAND_NAMES, DIRECT_ROUTE, formatBytes, formatRate, PROTOCOL_NAMES } from '../engine';
 import type { ProxyState } from './api';
 import type { Whereabouts } from './recipes';
 import { formatMessage, t, tPlural, type Translate } from './l10n';
@@ -20,7 +20,6 @@ import { formatMessage, t, tPlural, type Translate } from './l10n';
 // ---------------------------------------------------------------------------------------------
 // Numbers
 
-import { formatBytes, formatRate } from '../engine/units';
 
 export { formatBytes, formatRate };
 
